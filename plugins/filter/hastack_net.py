@@ -75,6 +75,14 @@ def hastack_network_errors(
         )
         return errors
 
+    derivable = PRIVATE_FIRST_INDEX - PUBLIC_FIRST_INDEX
+    if int(az_count) > derivable and not (public_cidrs and private_cidrs):
+        errors.append(
+            f"vpc_az_count: {az_count} zones is more than the derived subnet layout holds "
+            f"({derivable}); list vpc_public_subnet_cidrs and vpc_private_subnet_cidrs explicitly."
+        )
+        return errors
+
     subnets: list[tuple[str, ipaddress.IPv4Network]] = []
     for tier, given in (("public", public_cidrs), ("private", private_cidrs)):
         setting = f"vpc_{tier}_subnet_cidrs"

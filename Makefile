@@ -1,0 +1,48 @@
+# The two commands of the README:
+#   make demo   set up, deploy the stack into the embedded emulator and show what was built
+#   make test   set up, lint, and run every test (molecule scenarios and pytest)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: setup demo deploy destroy test lint molecule pytest clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hastack needs Python 3.11 (ansible-core 2.19); set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup
+	$(BIN)/hastack deploy --env local
+	$(BIN)/hastack emulator status
+
+deploy: setup
+	$(BIN)/hastack deploy --env $(or $(ENV),local)
+
+destroy: setup
+	$(BIN)/hastack destroy --env $(or $(ENV),local)
+
+lint: setup
+	$(BIN)/ruff check python tests plugins
+	$(BIN)/ruff format --check python tests plugins
+	$(BIN)/ansible-lint
+
+# Molecule scenarios share one emulator in .hastack/test, stopped however the run ends.
+molecule: setup
+	@export HASTACK_STATE_DIR="$(CURDIR)/.hastack/test"; \
+	trap '$(BIN)/python -m hastack.emulator stop --state-dir "$$HASTACK_STATE_DIR" >/dev/null' EXIT; \
+	$(BIN)/molecule test --all
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint molecule pytest
+
+clean:
+	-$(BIN)/python -m hastack.emulator stop
+	rm -rf .hastack

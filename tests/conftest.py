@@ -1,0 +1,48 @@
+"""Shared fixtures: one embedded AWS emulator per test session, and an AWS environment for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hastack import emulator as hastack_emulator
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def emulator_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HASTACK_STATE_DIR the session's emulator records itself in (never the repo's)."""
+    return tmp_path_factory.mktemp("hastack-state")
+
+
+@pytest.fixture(scope="session")
+def emulator(emulator_state_dir: Path) -> Iterator[str]:
+    """A moto server for the whole session; yields its endpoint URL and stops it at the end.
+
+    Shared because starting moto costs seconds; tests keep apart by using their own stack name.
+    """
+    emu = hastack_emulator.ensure(emulator_state_dir)
+    try:
+        yield emu.endpoint
+    finally:
+        hastack_emulator.stop(emulator_state_dir)
+
+
+@pytest.fixture
+def aws_env(emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3, Ansible and hastack at the session emulator with dummy credentials.
+
+    Real credentials and profiles are removed so a test can never reach a real account.
+    """
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in hastack_emulator.DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("HASTACK_STATE_DIR", str(tmp_path / "state"))
+    return emulator

@@ -1,0 +1,36 @@
+"""End to end through the Python API: deploy the real playbooks to the emulator, then destroy.
+
+Asserts on what the emulator holds, not on what the run printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+
+from hastack import api
+
+STACK = "pytest-wrap"
+
+
+def _stack_vpcs(endpoint: str) -> list[str]:
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
+    found = ec2.describe_vpcs(Filters=[{"Name": "tag:hastack:stack", "Values": [STACK]}])
+    return [vpc["VpcId"] for vpc in found["Vpcs"]]
+
+
+@pytest.mark.emulator
+def test_deploy_then_destroy_through_the_api(aws_env: str, tmp_path: Path) -> None:
+    assert _stack_vpcs(aws_env) == [], "a previous test left the stack behind"
+    try:
+        deployed = api.deploy(env="local", stack=STACK, state_dir=tmp_path / "state")
+        assert deployed.ok, deployed.failed_tasks
+        assert deployed.changed > 0
+        assert deployed.failed == 0
+        assert len(_stack_vpcs(aws_env)) == 1
+    finally:
+        destroyed = api.destroy(env="local", stack=STACK, state_dir=tmp_path / "state")
+    assert destroyed.ok, destroyed.failed_tasks
+    assert _stack_vpcs(aws_env) == []
