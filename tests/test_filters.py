@@ -8,13 +8,17 @@ import pytest
 
 from tests.support import ROOT
 
-_spec = importlib.util.spec_from_file_location(
-    "hastack_net", ROOT / "plugins/filter/hastack_net.py"
-)
-assert _spec
-assert _spec.loader
-net = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(net)
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"plugins/filter/{name}.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+net = _load("hastack_net")
 
 
 def test_default_layout_is_the_classic_one() -> None:
@@ -75,3 +79,16 @@ def test_errors_name_the_setting(
 ) -> None:
     errors = net.hastack_network_errors(vpc, count, public, private)
     assert any(expected in e for e in errors), errors
+
+
+def test_owned_selects_by_stack_tag_in_either_tag_shape() -> None:
+    owned = _load("hastack_tags").hastack_owned
+    resources = [
+        {"id": "a", "tags": {"hastack:stack": "shop"}},
+        {"id": "b", "tags": {"hastack:stack": "other"}},
+        {"id": "c", "Tags": [{"Key": "hastack:stack", "Value": "shop"}]},
+        {"id": "d", "tags": {}},
+        {"id": "e"},
+    ]
+    assert [r["id"] for r in owned(resources, "shop")] == ["a", "c"]
+    assert owned(None, "shop") == []
