@@ -28,18 +28,18 @@ destroy: setup
 	$(BIN)/hastack destroy --env $(or $(ENV),local)
 
 lint: setup
+	$(BIN)/shellcheck scripts/* .ci/run
 	$(BIN)/ruff check python tests plugins
 	$(BIN)/ruff format --check python tests plugins
 	$(BIN)/ansible-lint
 
-# Molecule scenarios share one emulator in .hastack/test, stopped however the run ends.
+# Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).
 molecule: setup
-	@export HASTACK_STATE_DIR="$(CURDIR)/.hastack/test"; \
-	trap '$(BIN)/python -m hastack.emulator stop --state-dir "$$HASTACK_STATE_DIR" >/dev/null' EXIT; \
-	$(BIN)/molecule test --all
+	JOBS=2 scripts/molecule-all
 
+# Two pytest workers, each with its own emulator; tests keep apart by stack name.
 pytest: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test: lint molecule pytest
 
