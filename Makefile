@@ -29,8 +29,8 @@ destroy: setup
 
 lint: setup
 	$(BIN)/shellcheck scripts/* .ci/run
-	$(BIN)/ruff check python tests plugins
-	$(BIN)/ruff format --check python tests plugins
+	$(BIN)/ruff check python tests plugins roles
+	$(BIN)/ruff format --check python tests plugins roles
 	$(BIN)/ansible-lint
 
 # Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).
