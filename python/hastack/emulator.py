@@ -80,7 +80,9 @@ def _pid_alive(pid: int) -> bool:
 def healthy(endpoint: str, timeout: float = 2.0) -> bool:
     """True when the moto server at ``endpoint`` answers its own API."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=timeout) as r:  # noqa: S310
+        # Not /moto-api/data.json: it serialises every resource, seconds once IAM's AWS
+        # managed policies are loaded, and a slow answer got a healthy emulator replaced.
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout) as r:  # noqa: S310
             return r.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -136,7 +138,10 @@ def ensure(state_dir: Path | None = None, timeout: float = START_TIMEOUT_S) -> E
             endpoint = f"http://{HOST}:{port}"
             with log.open("ab") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+                    # moto plus the EC2 calls it lacks (hastack/moto_server.py)
+                    [sys.executable, "-m", "hastack.moto_server", "-H", HOST, "-p", str(port)],
+                    # AWS managed policies (AmazonSSMManagedInstanceCore ...) exist in every account
+                    env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
