@@ -5,6 +5,7 @@ Asserts on what the emulator holds, not on what the run printed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -29,7 +30,11 @@ def test_deploy_then_destroy_through_the_api(aws_env: str, tmp_path: Path) -> No
         assert deployed.ok, deployed.failed_tasks
         assert deployed.changed > 0
         assert deployed.failed == 0
-        assert len(_stack_vpcs(aws_env)) == 1
+        assert _stack_vpcs(aws_env) == [deployed.outputs["vpc_id"]]
+        # the outputs the API returns are the ones the deploy wrote for pipelines
+        written = json.loads((tmp_path / "state" / "outputs" / f"{STACK}.json").read_text())
+        assert dict(deployed.outputs) == written
+        assert deployed.outputs["asg_name"] == f"{STACK}-asg"
     finally:
         destroyed = api.destroy(env="local", stack=STACK, state_dir=tmp_path / "state")
     assert destroyed.ok, destroyed.failed_tasks

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,10 +89,13 @@ class RunResult:
     failed_tasks: tuple[FailedTask, ...]
     artifacts_dir: str
     elapsed_s: float
+    # The stack outputs a deploy publishes (set_stats in playbooks/tasks/outputs.yml); else {}.
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["failed_tasks"] = [asdict(t) for t in self.failed_tasks]
+        data["outputs"] = dict(self.outputs)
         return data
 
 
@@ -335,4 +338,7 @@ def _run(
         failed_tasks=failed_tasks,
         artifacts_dir=str(run_dir),
         elapsed_s=elapsed,
+        outputs=dict(
+            ((collector.stats or {}).get("artifact_data") or {}).get("hastack_outputs") or {}
+        ),
     )

@@ -114,6 +114,11 @@ def _print_result(result: api.RunResult, fmt: str) -> None:
     )
     for task in result.failed_tasks:
         click.echo(f"  failed: {task.task} [{task.host}]: {task.message}")
+    if result.outputs:
+        click.echo("outputs:")
+        for key, value in sorted(result.outputs.items()):
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            click.echo(f"  {key}: {shown}")
     click.echo(f"  artifacts: {result.artifacts_dir}")
 
 
