@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Tools call each other by name (molecule runs ansible-config, ansible-playbook ...).
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup demo deploy destroy test lint molecule pytest clean
 
