@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/hastack deploy --env local
 	$(BIN)/hastack emulator status
+	@echo "outputs: .hastack/outputs/hastack-local.json"
 
 deploy: setup
 	$(BIN)/hastack deploy --env $(or $(ENV),local)
