@@ -83,8 +83,9 @@ def test_stack_deploys_publishes_outputs_and_keeps_scaled_capacity(aws_env: str)
         )["AutoScalingGroups"][0]
         assert group["DesiredCapacity"] == 2
 
-        # -- a changed setting makes exactly one new template version, and the group pins it
-        deploy(launch_template_instance_type="t3.medium")
+        # -- a changed setting makes exactly one new template version, and the group pins it;
+        #    the optional request-count policy tracks this load balancer's target group
+        deploy(launch_template_instance_type="t3.medium", scaling_request_count_target=500)
         versions = ec2.describe_launch_template_versions(
             LaunchTemplateId=outputs["launch_template_id"]
         )["LaunchTemplateVersions"]
@@ -93,6 +94,20 @@ def test_stack_deploys_publishes_outputs_and_keeps_scaled_capacity(aws_env: str)
             AutoScalingGroupNames=[outputs["asg_name"]]
         )["AutoScalingGroups"][0]
         assert group["LaunchTemplate"]["Version"] == "2"
+        policies = asg_client.describe_policies(AutoScalingGroupName=outputs["asg_name"])
+        tracking = {
+            p["TargetTrackingConfiguration"]["PredefinedMetricSpecification"][
+                "PredefinedMetricType"
+            ]: p["TargetTrackingConfiguration"]
+            for p in policies["ScalingPolicies"]
+            if p["PolicyType"] == "TargetTrackingScaling"
+        }
+        assert tracking["ASGAverageCPUUtilization"]["TargetValue"] == 70.0
+        request = tracking["ALBRequestCountPerTarget"]
+        assert request["TargetValue"] == 500.0
+        lb_part = outputs["load_balancer_arn"].split(":loadbalancer/")[1]
+        tg_part = outputs["target_group_arn"].split(":")[-1]
+        assert request["PredefinedMetricSpecification"]["ResourceLabel"] == f"{lb_part}/{tg_part}"
     finally:
         destroyed = run_playbook("destroy.yml", extra_vars={"stack_name": STACK})
     assert destroyed.rc == 0, destroyed.failures()
