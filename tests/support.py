@@ -142,3 +142,25 @@ def counting_endpoint() -> Iterator[tuple[str, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def counting_env(endpoint: str) -> dict[str, str]:
+    """Environment that sends every AWS call to ``endpoint`` with dummy credentials."""
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+
+
+def assert_rejected_before_aws(
+    playbook: str, extra_vars: dict[str, Any], setting: str, *, stack: str = "validation"
+) -> PlaybookRun:
+    """Run ``playbook`` with bad ``extra_vars``: it must fail with a message naming ``setting``
+    and without a single request reaching the (counting) AWS endpoint."""
+    with counting_endpoint() as (endpoint, calls):
+        run = run_playbook(
+            playbook, extra_vars={"stack_name": stack, **extra_vars}, env=counting_env(endpoint)
+        )
+    assert run.rc != 0, run.stdout[-2000:]
+    assert calls == [], f"AWS was called before validation failed: {calls}"
+    messages = " ".join(msg for _, msg in run.failures())
+    assert setting in messages, f"message does not name {setting!r}: {messages}"
+    assert not any("present |" in t for t in run.ran_tasks())
+    return run

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import counting_endpoint, run_playbook
+from tests.support import assert_rejected_before_aws, counting_endpoint, run_playbook
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("cidr-not-a-cidr", {"vpc_cidr_block": "not-a-cidr"}, "vpc_cidr_block"),
@@ -66,21 +66,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("extra_vars", "setting"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_bad_input_fails_before_any_aws_call(extra_vars: dict[str, Any], setting: str) -> None:
-    with counting_endpoint() as (endpoint, calls):
-        run = run_playbook(
-            "site.yml",
-            extra_vars={"stack_name": "validation", **extra_vars},
-            env={
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "x",
-                "AWS_SECRET_ACCESS_KEY": "x",
-            },
-        )
-    assert run.rc != 0, run.stdout[-2000:]
-    assert calls == [], f"AWS was called before validation failed: {calls}"
-    messages = " ".join(msg for _, msg in run.failures())
-    assert setting in messages, f"message does not name {setting!r}: {messages}"
-    assert not any(t.startswith(("vpc : present", "nat : present")) for t in run.ran_tasks())
+    assert_rejected_before_aws("site.yml", extra_vars, setting)
 
 
 def test_valid_input_does_reach_aws() -> None:

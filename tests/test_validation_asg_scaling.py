@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import counting_endpoint, run_playbook
+from tests.support import assert_rejected_before_aws
 
 PLAYBOOK = "molecule/scaling/converge.yml"  # preflight validates vpc, nat, asg and scaling
 
@@ -67,17 +67,4 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("extra_vars", "setting"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_bad_input_fails_before_any_aws_call(extra_vars: dict[str, Any], setting: str) -> None:
-    with counting_endpoint() as (endpoint, calls):
-        run = run_playbook(
-            PLAYBOOK,
-            extra_vars={"stack_name": "validation", **extra_vars},
-            env={
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "x",
-                "AWS_SECRET_ACCESS_KEY": "x",
-            },
-        )
-    assert run.rc != 0, run.stdout[-2000:]
-    assert calls == [], f"AWS was called before validation failed: {calls}"
-    messages = " ".join(msg for _, msg in run.failures())
-    assert setting in messages, f"message does not name {setting!r}: {messages}"
+    assert_rejected_before_aws(PLAYBOOK, extra_vars, setting)

@@ -26,7 +26,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import BIN, ROOT, counting_endpoint, run_playbook
+from tests.support import (
+    BIN,
+    ROOT,
+    assert_rejected_before_aws,
+    counting_endpoint,
+    counting_env,
+    run_playbook,
+)
 
 PLAYBOOK = "molecule/launch_template/converge.yml"
 STACK = "validation-lt"
@@ -125,23 +132,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def counting_env(endpoint: str) -> dict[str, str]:
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-
-
 @pytest.mark.parametrize(
     ("extra_vars", "setting"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_bad_input_fails_before_any_aws_call(extra_vars: dict[str, Any], setting: str) -> None:
-    with counting_endpoint() as (endpoint, calls):
-        run = run_playbook(
-            PLAYBOOK, extra_vars={"stack_name": STACK, **extra_vars}, env=counting_env(endpoint)
-        )
-    assert run.rc != 0, run.stdout[-2000:]
-    assert calls == [], f"AWS was called before validation failed: {calls}"
-    messages = " ".join(msg for _, msg in run.failures())
-    assert setting in messages, f"message does not name {setting!r}: {messages}"
-    assert not any("present |" in t for t in run.ran_tasks())
+    assert_rejected_before_aws(PLAYBOOK, extra_vars, setting, stack=STACK)
 
 
 def test_valid_input_does_reach_aws() -> None:
