@@ -34,6 +34,7 @@ RESULT_KEYS = {
     "failed_tasks",
     "artifacts_dir",
     "elapsed_s",
+    "outputs",
 }
 
 FAKE_FILES = {
