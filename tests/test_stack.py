@@ -108,8 +108,32 @@ def test_stack_deploys_publishes_outputs_and_keeps_scaled_capacity(aws_env: str)
         lb_part = outputs["load_balancer_arn"].split(":loadbalancer/")[1]
         tg_part = outputs["target_group_arn"].split(":")[-1]
         assert request["PredefinedMetricSpecification"]["ResourceLabel"] == f"{lb_part}/{tg_part}"
+
+        # -- a protected load balancer stops destroy before anything at all is deleted
+        deploy(
+            launch_template_instance_type="t3.medium",
+            scaling_request_count_target=500,
+            alb_deletion_protection=True,
+        )
+        refused = run_playbook("destroy.yml", extra_vars={"stack_name": STACK})
+        assert refused.rc != 0
+        assert "alb_confirm_delete_protected" in " ".join(m for _, m in refused.failures())
+        assert refused.changed == 0, refused.changed_tasks()
+        kept = asg_client.describe_auto_scaling_groups(AutoScalingGroupNames=[outputs["asg_name"]])
+        assert len(kept["AutoScalingGroups"]) == 1
+        assert (
+            len(
+                asg_client.describe_policies(AutoScalingGroupName=outputs["asg_name"])[
+                    "ScalingPolicies"
+                ]
+            )
+            == 2
+        )
+        assert elbv2.describe_load_balancers(Names=[f"{STACK}-alb"])["LoadBalancers"]
     finally:
-        destroyed = run_playbook("destroy.yml", extra_vars={"stack_name": STACK})
+        destroyed = run_playbook(
+            "destroy.yml", extra_vars={"stack_name": STACK, "alb_confirm_delete_protected": True}
+        )
     assert destroyed.rc == 0, destroyed.failures()
     assert ec2.describe_vpcs(Filters=tag_filter(STACK))["Vpcs"] == []
     assert ec2.describe_addresses(Filters=tag_filter(STACK))["Addresses"] == []
