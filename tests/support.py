@@ -164,3 +164,187 @@ def assert_rejected_before_aws(
     assert setting in messages, f"message does not name {setting!r}: {messages}"
     assert not any("present |" in t for t in run.ran_tasks())
     return run
+
+
+# -- destroy tests: an API recorder, an interrupted run and an independent leak sweep --------
+
+
+def _operation(headers: Any, path: str, body: bytes) -> tuple[str, str]:
+    """(service, operation) of one botocore request, whatever its protocol."""
+    auth = headers.get("Authorization", "")
+    service = auth.split("Credential=")[1].split("/")[3] if "Credential=" in auth else "?"
+    if target := headers.get("X-Amz-Target"):  # JSON protocol (SSM, ...)
+        return service, target.rsplit(".", 1)[-1]
+    if "/operation/" in path:  # Smithy RPC v2 CBOR (CloudWatch in recent botocore)
+        return service, path.rsplit("/", 1)[-1]
+    for pair in body.decode(errors="replace").split("&"):  # query protocol (EC2, ELBv2, IAM, ...)
+        if pair.startswith("Action="):
+            return service, pair[len("Action=") :]
+    return service, f"{headers.get('X-HTTP-Method', '')}{path}"
+
+
+class _Forwarder(BaseHTTPRequestHandler):
+    def _forward(self) -> None:
+        import http.client
+
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.calls.append(_operation(self.headers, self.path, body))  # type: ignore[attr-defined]
+        host, port = self.server.target  # type: ignore[attr-defined]
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        answer = conn.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for key, value in answer.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextmanager
+def recording_proxy(endpoint: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """An endpoint on 127.0.0.1 that forwards every request to ``endpoint`` (the emulator)
+    and records its (service, operation) in order: the API calls a run made, as AWS saw them."""
+    from urllib.parse import urlsplit
+
+    target = urlsplit(endpoint)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forwarder)
+    server.calls = []  # type: ignore[attr-defined]
+    server.target = (target.hostname, target.port)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.calls  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_killed_at(
+    playbook: str,
+    marker: str,
+    *,
+    extra_vars: dict[str, Any],
+    delay: float = 0.0,
+    timeout: float = 600,
+) -> str:
+    """Run ``playbook`` and SIGKILL it (and its module processes) ``delay`` seconds after the
+    line containing ``marker`` appears: a pipeline cancelled, a laptop closed. Returns the output.
+    Fails if the run ends before reaching the marker (the test would prove nothing)."""
+    import signal
+    import time
+
+    cmd = [str(BIN / "ansible-playbook"), playbook, "-i", "inventories/local"]
+    cmd += ["-e", json.dumps(extra_vars)]
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    raise AssertionError(f"{playbook} never reached {marker!r}:\n{''.join(seen)[-3000:]}")
+
+
+def stack_leftovers(endpoint: str, stack: str) -> list[str]:
+    """Everything of ``stack`` the emulator still holds, as "kind id" strings.
+
+    The tests' own sweep, written apart from the product's hastack_stack_info so that one
+    bug cannot hide in both: EC2 by tag (checked client-side), ELBv2 by tag, the Auto Scaling
+    group, IAM and alarms by the stack's names, SSM parameters under /<stack>/.
+    """
+    ec2 = client("ec2", endpoint)
+    found: list[str] = []
+
+    def mine(resource: dict[str, Any]) -> bool:
+        return tags_of(resource).get("hastack:stack") == stack
+
+    flt = tag_filter(stack)
+    found += [f"vpc {v['VpcId']}" for v in ec2.describe_vpcs(Filters=flt)["Vpcs"] if mine(v)]
+    found += [
+        f"subnet {s['SubnetId']}" for s in ec2.describe_subnets(Filters=flt)["Subnets"] if mine(s)
+    ]
+    found += [
+        f"route-table {r['RouteTableId']}"
+        for r in ec2.describe_route_tables(Filters=flt)["RouteTables"]
+        if mine(r)
+    ]
+    found += [
+        f"igw {g['InternetGatewayId']}"
+        for g in ec2.describe_internet_gateways(Filters=flt)["InternetGateways"]
+        if mine(g)
+    ]
+    found += [
+        f"nat {n['NatGatewayId']} {n['State']}"
+        for n in ec2.describe_nat_gateways()["NatGateways"]
+        if mine(n) and n["State"] != "deleted"
+    ]
+    found += [f"eip {a['PublicIp']}" for a in ec2.describe_addresses()["Addresses"] if mine(a)]
+    found += [
+        f"sg {g['GroupId']}"
+        for g in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]
+        if mine(g)
+    ]
+    found += [
+        f"instance {i['InstanceId']} {i['State']['Name']}"
+        for r in ec2.describe_instances(Filters=flt)["Reservations"]
+        for i in r["Instances"]
+        if mine(i) and i["State"]["Name"] != "terminated"
+    ]
+    found += [
+        f"launch-template {t['LaunchTemplateName']}"
+        for t in ec2.describe_launch_templates()["LaunchTemplates"]
+        if mine(t) or t["LaunchTemplateName"] == f"{stack}-app"
+    ]
+    elbv2 = client("elbv2", endpoint)
+    arns = [lb["LoadBalancerArn"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]]
+    arns += [tg["TargetGroupArn"] for tg in elbv2.describe_target_groups()["TargetGroups"]]
+    for start in range(0, len(arns), 20):
+        for desc in elbv2.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:
+            if mine(desc):
+                found.append(f"elbv2 {desc['ResourceArn']}")
+    groups = client("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"]
+    found += [f"asg {g['AutoScalingGroupName']}" for g in groups if mine(g)]
+    iam = client("iam", endpoint)
+    found += [
+        f"iam-role {r['RoleName']}"
+        for r in iam.list_roles()["Roles"]
+        if r["RoleName"] == f"{stack}-app"
+    ]
+    found += [
+        f"instance-profile {p['InstanceProfileName']}"
+        for p in iam.list_instance_profiles()["InstanceProfiles"]
+        if p["InstanceProfileName"] == f"{stack}-app"
+    ]
+    alarms = client("cloudwatch", endpoint).describe_alarms(AlarmNamePrefix=f"{stack}-cpu-")
+    found += [f"alarm {a['AlarmName']}" for a in alarms["MetricAlarms"]]
+    params = client("ssm", endpoint).get_parameters_by_path(Path=f"/{stack}/", Recursive=True)
+    found += [f"ssm {p['Name']}" for p in params["Parameters"]]
+    return found

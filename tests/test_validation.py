@@ -46,6 +46,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("one-zone-by-count", {"vpc_az_count": 1}, "vpc_az_count: 1 availability zone"),
     ("zones-beyond-derived-layout", {"vpc_az_count": 12}, "vpc_az_count: 12 zones is more than"),
     ("zero-zones", {"vpc_az_count": 0}, "vpc_az_count"),
+    ("delete-timeout-zero", {"vpc_delete_timeout": 0}, "vpc_delete_timeout"),
     ("one-zone-listed", {"vpc_azs": ["us-east-1a"]}, "vpc_azs: 1 availability zone"),
     ("zone-of-other-region", {"vpc_azs": ["eu-west-1a", "eu-west-1b"]}, "vpc_azs"),
     ("zone-listed-twice", {"vpc_azs": ["us-east-1a", "us-east-1a"]}, "vpc_azs"),

@@ -124,11 +124,6 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         {"launch_template_alb_security_group_id": "lb-0123456789abcdef0"},
         "launch_template_alb_security_group_id",
     ),
-    (
-        "delete-delay-above-timeout",
-        {"launch_template_delete_delay": 600},
-        "launch_template_delete_delay",
-    ),
 ]
 
 
