@@ -92,3 +92,27 @@ def test_owned_selects_by_stack_tag_in_either_tag_shape() -> None:
     ]
     assert [r["id"] for r in owned(resources, "shop")] == ["a", "c"]
     assert owned(None, "shop") == []
+
+
+audit = _load("hastack_audit")
+
+
+def test_probe_findings_pass_on_2xx_3xx_and_name_the_answer() -> None:
+    results = [
+        {"item": "/healthz", "status": 200, "url": "http://lb/healthz", "attempts": 3},
+        {"item": "/", "status": 400, "url": "http://lb/", "attempts": 12},
+    ]
+    health, root = audit.hastack_probe_findings(results, "http://lb")
+    assert (health["id"], health["passed"]) == ("probe.health", True)
+    assert health["evidence"] == "http://lb/healthz -> 200 after 3 attempt(s)"
+    assert (root["id"], root["passed"]) == ("probe.root", False)
+    assert "-> 400 after 12" in root["evidence"]
+
+
+def test_probe_findings_report_no_answer_and_skip_skipped_probes() -> None:
+    refused = {"item": "/healthz", "status": -1, "msg": "Connection refused", "attempts": 2}
+    (finding,) = audit.hastack_probe_findings([refused], "http://127.0.0.1:9")
+    assert not finding["passed"]
+    evidence = "http://127.0.0.1:9/healthz -> Connection refused after 2 attempt(s)"
+    assert finding["evidence"] == evidence
+    assert audit.hastack_probe_findings([{"skipped": True, "item": "/"}], "") == []
