@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Tools call each other by name (molecule runs ansible-config, ansible-playbook ...).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo deploy destroy test lint molecule pytest clean
+.PHONY: setup demo deploy destroy check test lint molecule pytest clean
 
 setup: $(STAMP)
 
@@ -21,14 +21,18 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/hastack deploy --env local
+	$(BIN)/hastack check --env local
+	$(BIN)/hastack outputs --env local
 	$(BIN)/hastack emulator status
-	@echo "outputs: .hastack/outputs/hastack-local.json"
 
 deploy: setup
 	$(BIN)/hastack deploy --env $(or $(ENV),local)
 
 destroy: setup
 	$(BIN)/hastack destroy --env $(or $(ENV),local)
+
+check: setup
+	$(BIN)/hastack check --env $(or $(ENV),local)
 
 lint: setup
 	$(BIN)/shellcheck scripts/* .ci/run

@@ -35,6 +35,9 @@ RESULT_KEYS = {
     "artifacts_dir",
     "elapsed_s",
     "outputs",
+    "exit_code",
+    "message",
+    "last_task",
 }
 
 FAKE_FILES = {
@@ -225,6 +228,8 @@ def test_deploy_json_passes_typed_vars_and_writes_only_to_state_dir(
         "pytest-cli",
         0,
     )
+    assert data["exit_code"] == cli.EXIT_OK
+    assert data["last_task"] == "Fail but ignore"
     assert data["changed"] == 1
     assert data["failed"] == 0
     assert data["failed_tasks"] == []
@@ -250,7 +255,9 @@ def test_failed_destroy_reports_the_task_and_exits_1(project: Path) -> None:
     assert result.exit_code == cli.EXIT_FAILED
     data = json.loads(result.stdout)
     assert data["ok"] is False
+    assert data["exit_code"] == cli.EXIT_FAILED
     assert data["status"] == "failed"
+    assert data["message"] == "destroy of stack fake-local failed at `Fail on purpose`: boom"
     assert data["failed"] == 1
     assert data["failed_tasks"] == [
         {"task": "Fail on purpose", "host": "localhost", "message": "boom"}
@@ -272,7 +279,8 @@ def test_ansible_error_before_any_task_is_surfaced(project: Path) -> None:
 def test_text_format_summarises_on_stdout(project: Path, tmp_path: Path) -> None:
     result = _invoke("deploy", "--var", f"out_file={tmp_path / 'v.json'}")
     assert result.exit_code == cli.EXIT_OK, result.output
-    assert result.stdout.startswith("deploy local: successful in ")
+    # the stack name comes from the inventory when --stack is not given
+    assert result.stdout.startswith("deploy local stack fake-local: successful in ")
     assert "artifacts: " in result.stdout
     assert "demo : Write the variables" not in result.stdout  # progress stays on stderr
 

@@ -1,4 +1,6 @@
-"""End to end through the Python API: deploy the real playbooks to the emulator, then destroy.
+"""End to end through the Python API: deploy the real playbooks to the emulator, read the
+outputs, check the stack, then destroy. (tests/test_cli_stack.py does the same through the CLI,
+with interruption, locking, drift and secrets.)
 
 Asserts on what the emulator holds, not on what the run printed.
 """
@@ -35,6 +37,18 @@ def test_deploy_then_destroy_through_the_api(aws_env: str, tmp_path: Path) -> No
         written = json.loads((tmp_path / "state" / "outputs" / f"{STACK}.json").read_text())
         assert dict(deployed.outputs) == written
         assert deployed.outputs["asg_name"] == f"{STACK}-asg"
+        assert deployed.exit_code == api.ExitCode.OK
+        assert api.outputs(env="local", stack=STACK, state_dir=tmp_path / "state").outputs == (
+            written
+        )
+
+        checked = api.check(env="local", stack=STACK, state_dir=tmp_path / "state")
+        assert isinstance(checked, api.CheckResult)
+        assert checked.exit_code == api.ExitCode.OK, (checked.message, checked.failed_tasks)
+        assert checked.findings
+        assert checked.failed_findings == ()
+        assert checked.drift == ()
+        assert checked.changed == 0  # check changed nothing
     finally:
         destroyed = api.destroy(env="local", stack=STACK, state_dir=tmp_path / "state")
     assert destroyed.ok, destroyed.failed_tasks

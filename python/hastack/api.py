@@ -1,8 +1,11 @@
-"""The typed Python API over ansible-runner: ``deploy()`` and ``destroy()`` return a ``RunResult``.
+"""The typed Python API over ansible-runner: deploy, destroy, check, plan and outputs.
 
 Everything the CLI can do is here first, so scripts and tests never have to shell out.
 Runs use the checkout's playbooks in place (no copy) with its ``ansible.cfg``; ansible-runner's
 per-run files go to ``<state_dir>/runs/<ident>/`` so the repository stays clean.
+
+Every run against a stack holds the stack's lock (``hastack.locking``): deploy and destroy
+alone, check and plan shared with each other. ``outputs()`` reads a file and takes no lock.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,77 +30,68 @@ import ansible_runner
 import yaml
 
 from hastack import emulator as _emulator
+from hastack.errors import ExitCode, HastackError, RefusedError, SettingError
 from hastack.events import (
+    CANCEL_EVENT,
     Event,
     EventHandler,
+    changed_item,
     error_lines,
     failure_message,
     is_counted_failure,
     task_label,
 )
+from hastack.locking import LockHeld, LockHolder, StackLock
+from hastack.results import (
+    REFUSAL_TASKS,
+    CheckResult,
+    DriftItem,
+    FailedTask,
+    Finding,
+    OutputsResult,
+    PlanResult,
+    RunResult,
+    decide_exit_code,
+)
 
 __all__ = [
+    "CheckResult",
+    "DriftItem",
+    "ExitCode",
     "FailedTask",
+    "Finding",
     "HastackError",
+    "LockHeld",
+    "LockHolder",
+    "OutputsResult",
+    "PlanResult",
+    "RefusedError",
     "RunResult",
     "SettingError",
+    "check",
     "deploy",
     "destroy",
     "emulator_start",
     "emulator_status",
     "emulator_stop",
     "list_envs",
+    "outputs",
     "parse_var",
+    "plan",
+    "resolve_stack",
 ]
 
 # Environment variable names whose values never go into the run's `command` artifact.
 _SECRET_ENV = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|ACCESS_KEY|PRIVATE_KEY|API_KEY", re.I)
-
-
-class HastackError(Exception):
-    """hastack could not do what was asked; the message says what to fix."""
-
-
-class SettingError(HastackError):
-    """A setting the caller passed is invalid; nothing was run. ``setting`` names it."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message)
-        self.setting = setting
-
-
-@dataclass(frozen=True)
-class FailedTask:
-    """One task that failed (or whose host was unreachable), with Ansible's ``msg``."""
-
-    task: str
-    host: str
-    message: str
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """The outcome of one playbook run; ``to_dict()`` is the CLI's ``--format json`` output."""
-
-    command: str
-    env: str
-    stack: str | None  # the --stack override, None when the inventory's stack_name applied
-    status: str  # ansible-runner's: successful, failed, timeout, canceled
-    rc: int
-    ok: bool
-    changed: int  # tasks that changed something, summed over hosts
-    failed: int  # failed plus unreachable tasks, summed over hosts
-    failed_tasks: tuple[FailedTask, ...]
-    artifacts_dir: str
-    elapsed_s: float
-    # The stack outputs a deploy publishes (set_stats in playbooks/tasks/outputs.yml); else {}.
-    outputs: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["failed_tasks"] = [asdict(t) for t in self.failed_tasks]
-        data["outputs"] = dict(self.outputs)
-        return data
+# ... and whose values, wherever a playbook echoes them (a fact, a message), are replaced in
+# events and artifacts. Shorter values are placeholders ("testing"), and replacing them would
+# mangle unrelated text.
+_SECRET_MIN_LEN = 8
+_REDACTED = "<redacted>"
+# ansible-runner polls its cancel callback this often (seconds); its default, 5, is slow for ^C.
+_CANCEL_POLL_S = 0.5
+# After Ctrl-C, how long ansible-playbook gets to stop its workers before they are killed.
+_CANCEL_GRACE_S = 15.0
 
 
 def list_envs(project: Path | None = None) -> list[str]:
@@ -140,7 +135,7 @@ def deploy(
     state_dir: Path | str | None = None,
 ) -> RunResult:
     """Create or update the stack: ``site.yml`` against ``inventories/<env>``."""
-    return _run("deploy", "site.yml", env, stack, extra_vars, on_event, state_dir)
+    return _run("deploy", env, stack, extra_vars, on_event, state_dir)
 
 
 def destroy(
@@ -152,7 +147,77 @@ def destroy(
     state_dir: Path | str | None = None,
 ) -> RunResult:
     """Delete every resource tagged with the stack's name: ``destroy.yml``."""
-    return _run("destroy", "destroy.yml", env, stack, extra_vars, on_event, state_dir)
+    return _run("destroy", env, stack, extra_vars, on_event, state_dir)
+
+
+def check(
+    env: str = "local",
+    stack: str | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    state_dir: Path | str | None = None,
+) -> CheckResult:
+    """Audit the live stack (``check.yml``): its invariants, then its drift from the code.
+
+    Read-only. ``exit_code`` is 0 when every invariant holds and nothing drifted, 2 otherwise.
+    """
+    result = _run("check", env, stack, extra_vars, on_event, state_dir)
+    assert isinstance(result, CheckResult)
+    return result
+
+
+def plan(
+    env: str = "local",
+    stack: str | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    state_dir: Path | str | None = None,
+) -> PlanResult:
+    """What a deploy would change: ``site.yml --check --diff``; each change is a drift item."""
+    result = _run("plan", env, stack, extra_vars, on_event, state_dir)
+    assert isinstance(result, PlanResult)
+    return result
+
+
+def outputs(
+    env: str = "local",
+    stack: str | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    *,
+    state_dir: Path | str | None = None,
+) -> OutputsResult:
+    """The outputs the stack's last deploy wrote (``<state>/outputs/<stack>.json``).
+
+    No AWS call and no lock: it answers at once, offline, even while a deploy runs. Whether
+    the live stack still matches is ``check()``'s question, not this one's.
+    """
+    project = _emulator.project_dir()
+    _check_env(project, env)
+    name = resolve_stack(env, stack, extra_vars, project=project)
+    state = _state_dir(state_dir)
+    path = state / "outputs" / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+        updated = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except FileNotFoundError:
+        raise HastackError(
+            f"stack {name} has no outputs in {path.parent}: it was never deployed from this "
+            f"state dir (or was destroyed). Run `hastack deploy --env {env}` first."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise HastackError(f"cannot read the outputs of stack {name} ({path}): {exc}") from exc
+    return OutputsResult(
+        command="outputs",
+        env=env,
+        stack=name,
+        ok=True,
+        exit_code=int(ExitCode.OK),
+        path=str(path),
+        updated_at=updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        outputs=data,
+    )
 
 
 def emulator_start(state_dir: Path | None = None) -> _emulator.Emulator:
@@ -170,10 +235,10 @@ def emulator_stop(state_dir: Path | None = None) -> bool:
     return _emulator.stop(state_dir)
 
 
-def _resolve_inputs(
-    project: Path, playbook: str, env: str, stack: str | None, extra_vars: Mapping[str, Any] | None
-) -> tuple[Path, Path, dict[str, Any]]:
-    """Refuse bad input before ansible-runner starts, so a typo costs no AWS calls."""
+# -- inputs -------------------------------------------------------------------------------
+
+
+def _check_env(project: Path, env: str) -> Path:
     envs = list_envs(project)
     if env not in envs:
         valid = ", ".join(envs) or f"none ({project / 'inventories'} has no folders)"
@@ -181,6 +246,18 @@ def _resolve_inputs(
             "env",
             f"unknown environment {env!r} (no inventories/{env}/); valid environments: {valid}",
         )
+    return project / "inventories" / env
+
+
+def _state_dir(state_dir: Path | str | None) -> Path:
+    return Path(state_dir).resolve() if state_dir else _emulator.default_state_dir()
+
+
+def _resolve_inputs(
+    project: Path, playbook: str, env: str, stack: str | None, extra_vars: Mapping[str, Any] | None
+) -> tuple[Path, Path, dict[str, Any]]:
+    """Refuse bad input before ansible-runner starts, so a typo costs no AWS calls."""
+    inventory = _check_env(project, env)
     variables = dict(extra_vars or {})
     if stack is not None:
         if "stack_name" in variables and variables["stack_name"] != stack:
@@ -191,7 +268,7 @@ def _resolve_inputs(
     playbook_path = project / playbook
     if not playbook_path.is_file():
         raise HastackError(f"playbook {playbook_path} not found; is HASTACK_PROJECT_DIR right?")
-    return playbook_path, project / "inventories" / env, variables
+    return playbook_path, inventory, variables
 
 
 def _ansible_bin_dir() -> str:
@@ -212,41 +289,197 @@ def _ansible_bin_dir() -> str:
     return str(Path(found).parent)
 
 
+def _ansible_env(project: Path, state: Path) -> dict[str, str]:
+    return {
+        "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+        "HASTACK_STATE_DIR": str(state),  # the playbooks' emulator and outputs use the same dir
+        "PATH": os.pathsep.join(filter(None, [_ansible_bin_dir(), os.environ.get("PATH")])),
+    }
+
+
+def resolve_stack(
+    env: str,
+    stack: str | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    *,
+    project: Path | None = None,
+) -> str:
+    """The stack name a run would use: ``stack``, a ``stack_name`` extra var, or the inventory's.
+
+    The inventory's value may be a template (``hastack-{{ stack_environment }}``) over other
+    settings and extra vars, so Ansible itself evaluates it, with the same inventory, playbook
+    folder and extra vars as the run (about a second). The lock and the outputs file are keyed
+    by this name, so ``--stack hastack-local`` and the default share them.
+    """
+    if stack is not None:
+        return stack
+    given = (extra_vars or {}).get("stack_name")
+    if isinstance(given, str) and "{{" not in given:
+        return given
+    project = project or _emulator.project_dir()
+    inventory = _check_env(project, env)
+    cmd = [
+        str(Path(_ansible_bin_dir()) / "ansible"),
+        "all",
+        "-i",
+        str(inventory),
+        "--playbook-dir",
+        str(project),
+        "-m",
+        "ansible.builtin.debug",
+        "-a",
+        "var=stack_name",
+        "-e",
+        json.dumps(dict(extra_vars or {})),
+    ]
+    child_env = {
+        **os.environ,
+        **_ansible_env(project, _emulator.default_state_dir()),
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0",  # ad-hoc default: no timing lines around it
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    proc = subprocess.run(
+        cmd, cwd=project, env=child_env, capture_output=True, text=True, check=False, timeout=120
+    )
+    _, sep, answer = proc.stdout.partition("=>")
+    try:
+        name = json.loads(answer)["stack_name"] if sep else None
+    except (ValueError, KeyError, TypeError):
+        name = None
+    if proc.returncode != 0 or not isinstance(name, str):
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise HastackError(
+            f"could not read stack_name from inventories/{env}: {' '.join(detail)}"
+        ) from None
+    if name == "VARIABLE IS NOT DEFINED!" or not name:
+        raise SettingError("stack", f"inventories/{env} sets no stack_name; pass --stack NAME")
+    return name
+
+
+# -- running a playbook --------------------------------------------------------------------
+
+
 @contextlib.contextmanager
-def _cancel_on_signals() -> Iterator[Callable[[], bool]]:
-    """Turn Ctrl-C/SIGTERM into a clean runner cancel, then restore the caller's handlers.
+def _cancel_on_signals() -> Iterator[Callable[[], int]]:
+    """Count Ctrl-C/SIGTERM instead of dying, then restore the caller's handlers.
 
     ansible-runner's default installs handlers for good; a library should not.
     """
-    flag = threading.Event()
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield flag.is_set
+        yield lambda: len(received)
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
-        signal.signal(sig, lambda _n, _f: flag.set())
+        signal.signal(sig, lambda n, _f: received.append(n))
     try:
-        yield flag.is_set
+        yield lambda: len(received)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-class _Collector:
-    """Gathers what RunResult needs from the event stream while forwarding every event."""
+class _Canceller:
+    """ansible-runner's cancel callback, polled every ``_CANCEL_POLL_S`` while the run goes on.
 
-    def __init__(self, forward: EventHandler | None) -> None:
+    ansible-runner cancels by SIGKILLing ansible-playbook's process group, but ansible-core's
+    workers ``setsid()`` into groups of their own: they, and the AWS call they are making,
+    would run on unsupervised. So the first signal goes to ansible-playbook as SIGINT, which it
+    forwards to its workers before stopping ("User interrupted execution"). Only if it is still
+    running ``grace_s`` later, or on a second Ctrl-C, are ansible-playbook, its workers and their
+    children killed outright.
+    """
+
+    def __init__(self, signals: Callable[[], int], collector: _Collector, grace_s: float) -> None:
+        self.signals = signals
+        self.collector = collector
+        self.grace_s = grace_s
+        self.asked_at: float | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.asked_at is not None
+
+    def __call__(self) -> bool:
+        count = self.signals()
+        if not count:
+            return False
+        pid = self.collector.ansible_pid
+        if self.asked_at is None:
+            self.asked_at = time.monotonic()
+            self.collector({"event": CANCEL_EVENT, "event_data": {}})
+            # No playbook yet (or gone): ansible-runner's kill is all there is to do.
+            return pid is None or not _signal(pid, signal.SIGINT)
+        if count > 1 or time.monotonic() - self.asked_at > self.grace_s:
+            if pid is not None:
+                for worker in _children(pid):
+                    with contextlib.suppress(OSError):
+                        os.killpg(worker, signal.SIGKILL)  # workers lead their own groups
+            return True
+        return False
+
+
+def _signal(pid: int, sig: signal.Signals) -> bool:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        return False
+    return True
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc; elsewhere none are found)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+class _Collector:
+    """Gathers what the result needs from the event stream while forwarding every event."""
+
+    def __init__(
+        self,
+        forward: EventHandler | None,
+        lock: StackLock | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
         self.forward = forward
+        self.lock = lock
+        self.secrets = secrets
         self.failures: list[FailedTask] = []
+        self.changes: list[DriftItem] = []
         self.stats: Mapping[str, Any] | None = None
         self.errors: list[str] = []
+        self.last_task: str | None = None
+        self.ansible_pid: int | None = None
 
     def __call__(self, event: Event) -> bool:
+        if self.secrets and isinstance(event, dict):
+            # In place: ansible-runner writes job_events/ from this very dict after we return.
+            for key in ("event_data", "stdout"):
+                if key in event:
+                    event[key] = _redact(event[key], self.secrets)
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        if self.ansible_pid is None and isinstance(event.get("pid"), int):
+            self.ansible_pid = event["pid"]
+            if self.lock is not None:
+                self.lock.record_ansible_pid(self.ansible_pid)
+        if kind in ("playbook_on_task_start", "playbook_on_handler_task_start"):
+            self.last_task = task_label(event)
         if is_counted_failure(event):
-            host = str((event.get("event_data") or {}).get("host", "?"))
+            host = str(data.get("host", "?"))
             self.failures.append(FailedTask(task_label(event), host, failure_message(event)))
-        elif event.get("event") == "playbook_on_stats":
-            self.stats = event.get("event_data") or {}
+        elif kind == "playbook_on_stats":
+            self.stats = data
+        elif change := changed_item(event):
+            item, diff, msg = change
+            host = str(data.get("host", "?"))
+            self.changes.append(DriftItem(task_label(event), host, item, diff, msg))
         self.errors.extend(error_lines(event))
         if self.forward is not None:
             self.forward(event)
@@ -263,6 +496,31 @@ class _Collector:
         bad = set(self.stats.get("failures") or {}) | set(self.stats.get("dark") or {})
         return tuple(f for f in self.failures if f.host in bad)
 
+    def published(self, key: str) -> Any:
+        """What the playbook handed over with ``set_stats`` (per_host: false) under ``key``."""
+        return ((self.stats or {}).get("artifact_data") or {}).get(key)
+
+
+def _secret_values() -> tuple[str, ...]:
+    """The values of this process's credential-like environment variables, longest first."""
+    found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k)}
+    found = {v for v in found if len(v) >= _SECRET_MIN_LEN}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` with every secret replaced, recursing into dicts and lists."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, _REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: _redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, secrets) for v in value]
+    return value
+
 
 def _scrub_command_artifact(run_dir: Path) -> None:
     """ansible-runner saves the full environment in ``command``; keep credentials off disk."""
@@ -272,73 +530,244 @@ def _scrub_command_artifact(run_dir: Path) -> None:
     except (OSError, ValueError):
         return
     env = data.get("env") or {}
-    data["env"] = {k: ("<redacted>" if _SECRET_ENV.search(k) else v) for k, v in env.items()}
+    data["env"] = {k: (_REDACTED if _SECRET_ENV.search(k) else v) for k, v in env.items()}
     path.write_text(json.dumps(data))
+
+
+def _scrub_run_dir(run_dir: Path, secrets: tuple[str, ...]) -> None:
+    """Last line of defence: no file of the run keeps a credential's value (``stdout`` too)."""
+    _scrub_command_artifact(run_dir)
+    if not secrets:
+        return
+    needles = [s.encode() for s in secrets]
+    for path in run_dir.rglob("*"):
+        with contextlib.suppress(OSError):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if any(n in data for n in needles):
+                for needle in needles:
+                    data = data.replace(needle, _REDACTED.encode())
+                path.write_bytes(data)
+
+
+# What each command runs: (playbook, ansible-playbook options) per run, and whether its lock
+# is shared. check is two runs: the audit (check.yml), then drift (site.yml in check mode,
+# as plan) -- docs/CHECK.md says why drift cannot be a play of check.yml.
+_DRIFT_RUN = ("site.yml", "--check --diff")
+_COMMANDS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool]] = {
+    "deploy": ((("site.yml", None),), False),
+    "destroy": ((("destroy.yml", None),), False),
+    "check": ((("check.yml", None), _DRIFT_RUN), True),
+    "plan": ((_DRIFT_RUN,), True),
+}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One ansible-playbook run, as _run saw it."""
+
+    status: str
+    rc: int
+    collector: _Collector
+    run_dir: Path
+    elapsed: float
+
+    def failed_tasks(self) -> tuple[FailedTask, ...]:
+        failed = self.collector.failed_tasks()
+        if failed or self.rc == 0 or self.status == "canceled":
+            return failed
+        # Ansible stopped before any task ran (syntax error, missing role): surface why.
+        why = self.collector.errors[-1] if self.collector.errors else f"exited with rc {self.rc}"
+        return (FailedTask("(ansible-playbook)", "localhost", why),)
 
 
 def _run(
     command: str,
-    playbook: str,
     env: str,
     stack: str | None,
     extra_vars: Mapping[str, Any] | None,
     on_event: EventHandler | None,
     state_dir: Path | str | None,
 ) -> RunResult:
-    """The one place a playbook runs; check/plan and locks wrap this."""
+    """The one place playbooks run: inputs, the stack's lock, the run(s), the result."""
+    runs, shared = _COMMANDS[command]
     project = _emulator.project_dir()
-    playbook_path, inventory, variables = _resolve_inputs(project, playbook, env, stack, extra_vars)
-    state = Path(state_dir).resolve() if state_dir else _emulator.default_state_dir()
-    envvars = {
-        "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
-        "HASTACK_STATE_DIR": str(state),  # the playbooks' emulator and outputs use the same dir
-        "PATH": os.pathsep.join(filter(None, [_ansible_bin_dir(), os.environ.get("PATH")])),
-    }
-    ident = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{command}"
+    playbooks = []
+    variables: dict[str, Any] = {}
+    for playbook, _ in runs:
+        path, inventory, variables = _resolve_inputs(project, playbook, env, stack, extra_vars)
+        playbooks.append(path)
+    name = resolve_stack(env, stack, variables, project=project)
+    variables["stack_name"] = name  # the run uses exactly the stack the lock is for
+    state = _state_dir(state_dir)
+    outcomes: list[_Outcome] = []
+    with StackLock(state, env, name, command, shared=shared) as lock, _cancel_on_signals() as sigs:
+        for index, (path, (_, cmdline)) in enumerate(zip(playbooks, runs, strict=True)):
+            if sigs():
+                break  # interrupted between runs: the next one does not start
+            suffix = command if index == 0 else f"{command}-drift"
+            collector = _Collector(on_event, lock, _secret_values())
+            outcome = _play(
+                suffix, path, inventory, cmdline, variables, project, state, collector, sigs
+            )
+            outcomes.append(outcome)
+            if outcome.status == "canceled":
+                break
+        interrupted = sigs() > 0
+    return _result(command, env, name, outcomes, interrupted)
+
+
+def _play(
+    label: str,
+    playbook: Path,
+    inventory: Path,
+    cmdline: str | None,
+    variables: dict[str, Any],
+    project: Path,
+    state: Path,
+    collector: _Collector,
+    signals: Callable[[], int],
+) -> _Outcome:
+    ident = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{label}"
     run_dir = state / "runs" / ident
     run_dir.mkdir(parents=True, exist_ok=False)
-    collector = _Collector(on_event)
+    canceller = _Canceller(signals, collector, _CANCEL_GRACE_S)
     started = time.monotonic()
+
+    def scrub_once_written(status: Mapping[str, Any], **_: Any) -> None:
+        # 'running' comes right after ansible-runner wrote `command`, before the child starts.
+        if status.get("status") == "running":
+            _scrub_command_artifact(run_dir)
+
     try:
-        with _cancel_on_signals() as cancelled:
-            runner = ansible_runner.run(
-                private_data_dir=str(run_dir),  # fresh per run: no stale env/ files are read
-                artifact_dir=str(run_dir.parent),
-                ident=ident,
-                project_dir=str(project),  # used in place as the cwd; never copied
-                playbook=str(playbook_path),
-                inventory=str(inventory),
-                envvars=envvars,
-                extravars=variables,
-                suppress_env_files=True,  # extravars go on the command line, not into env/
-                quiet=True,  # our stdout is for the result; ansible's output is in run_dir
-                event_handler=collector,
-                cancel_callback=cancelled,
-            )
+        runner = ansible_runner.run(
+            private_data_dir=str(run_dir),  # fresh per run: no stale env/ files are read
+            artifact_dir=str(run_dir.parent),
+            ident=ident,
+            project_dir=str(project),  # used in place as the cwd; never copied
+            playbook=str(playbook),
+            inventory=str(inventory),
+            cmdline=cmdline,
+            envvars=_ansible_env(project, state),
+            extravars=variables,
+            suppress_env_files=True,  # extravars go on the command line, not into env/
+            quiet=True,  # our stdout is for the result; ansible's output is in run_dir
+            settings={"pexpect_timeout": _CANCEL_POLL_S},
+            event_handler=collector,
+            status_handler=scrub_once_written,
+            cancel_callback=canceller,
+        )
     except Exception as exc:  # ansible-runner raises plain exceptions for setup problems
-        raise HastackError(f"the {command} run broke off ({run_dir}): {exc}") from exc
+        raise HastackError(f"the {label} run broke off ({run_dir}): {exc}") from exc
     finally:
-        _scrub_command_artifact(run_dir)
-    elapsed = round(time.monotonic() - started, 3)
-    status = str(runner.status)
-    rc = int(runner.rc) if runner.rc is not None else -1
-    failed_tasks = collector.failed_tasks()
-    if not failed_tasks and rc != 0 and collector.errors:
-        # Ansible stopped before any task ran (syntax error, missing role): surface why.
-        failed_tasks = (FailedTask("(ansible-playbook)", "localhost", collector.errors[-1]),)
-    return RunResult(
+        _scrub_run_dir(run_dir, collector.secrets)
+    return _Outcome(
+        # Cancelled by us even when ansible-playbook stopped itself on our SIGINT (rc 99).
+        status="canceled" if canceller.requested else str(runner.status),
+        rc=int(runner.rc) if runner.rc is not None else -1,
+        collector=collector,
+        run_dir=run_dir,
+        elapsed=round(time.monotonic() - started, 3),
+    )
+
+
+def _merged_status(outcomes: list[_Outcome]) -> str:
+    statuses = [o.status for o in outcomes]
+    for worst in ("canceled", "timeout", "failed"):
+        if worst in statuses:
+            return worst
+    return "successful" if statuses else "canceled"  # none ran: interrupted before the first
+
+
+def _result(
+    command: str, env: str, stack: str, outcomes: list[_Outcome], interrupted: bool
+) -> RunResult:
+    # A signal between check's two runs cancels the second: the check as a whole was cancelled.
+    status = "canceled" if interrupted else _merged_status(outcomes)
+    rc = next((o.rc for o in outcomes if o.rc != 0), outcomes[-1].rc if outcomes else -1)
+    failed_tasks = tuple(t for o in outcomes for t in o.failed_tasks())
+    last = outcomes[-1].collector if outcomes else None
+    findings: tuple[Finding, ...] = ()
+    drift: tuple[DriftItem, ...] = ()
+    extra: dict[str, Any] = {}
+    result_cls: type[RunResult] = RunResult
+    if command == "check":
+        published = (outcomes[0].collector.published("hastack_check") if outcomes else {}) or {}
+        findings = tuple(Finding.from_stats(f) for f in published.get("findings") or ())
+        drift = tuple(outcomes[1].collector.changes) if len(outcomes) > 1 else ()
+        extra = {"findings": findings, "drift": drift}
+        if len(outcomes) > 1:
+            extra["drift_artifacts_dir"] = str(outcomes[1].run_dir)
+        result_cls = CheckResult
+    elif command == "plan":
+        drift = tuple(outcomes[0].collector.changes) if outcomes else ()
+        extra = {"drift": drift}
+        result_cls = PlanResult
+    exit_code = decide_exit_code(command, status, rc, failed_tasks, findings, drift)
+    last_task = last.last_task if last else None
+    outputs = last.published("hastack_outputs") if last and command == "deploy" else None
+    return result_cls(
         command=command,
         env=env,
         stack=stack,
         status=status,
         rc=rc,
-        ok=status == "successful" and rc == 0,
-        changed=collector.total("changed"),
-        failed=collector.total("failures", "dark"),
+        ok=exit_code == ExitCode.OK,
+        exit_code=int(exit_code),
+        message=_message(command, stack, exit_code, last_task, failed_tasks, findings, drift),
+        changed=sum(o.collector.total("changed") for o in outcomes),
+        failed=sum(o.collector.total("failures", "dark") for o in outcomes),
         failed_tasks=failed_tasks,
-        artifacts_dir=str(run_dir),
-        elapsed_s=elapsed,
-        outputs=dict(
-            ((collector.stats or {}).get("artifact_data") or {}).get("hastack_outputs") or {}
-        ),
+        last_task=last_task,
+        artifacts_dir=str(outcomes[0].run_dir) if outcomes else "",
+        elapsed_s=round(sum(o.elapsed for o in outcomes), 3),
+        outputs=dict(outputs or {}),
+        **extra,
     )
+
+
+_AFTER_INTERRUPT = {
+    "deploy": "the stack may be partly deployed: run `hastack deploy` again to converge it, "
+    "or `hastack destroy` to remove it",
+    "destroy": "the stack may be partly destroyed: run `hastack destroy` again to finish "
+    "(or `hastack deploy` to rebuild it)",
+    "check": "check only reads, so nothing was changed; run it again",
+    "plan": "plan only reads, so nothing was changed; run it again",
+}
+
+
+def _message(
+    command: str,
+    stack: str,
+    exit_code: ExitCode,
+    last_task: str | None,
+    failed_tasks: tuple[FailedTask, ...],
+    findings: tuple[Finding, ...] = (),
+    drift: tuple[DriftItem, ...] = (),
+) -> str:
+    """One line for people: what happened and, if it went wrong, what to do next."""
+    if exit_code == ExitCode.INTERRUPTED:
+        where = f"during `{last_task}`" if last_task else "before the first task"
+        return f"{command} of stack {stack} interrupted {where}; {_AFTER_INTERRUPT[command]}."
+    if exit_code == ExitCode.REFUSED:
+        refusal = next(t for t in failed_tasks if t.name in REFUSAL_TASKS)
+        return f"{command} of stack {stack} refused: {refusal.message}"
+    if exit_code == ExitCode.FAILED:
+        if command == "check" and not findings and not failed_tasks:
+            return f"check of stack {stack} published no findings (hastack_check); see artifacts."
+        first = failed_tasks[0] if failed_tasks else None
+        why = f" at `{first.task}`: {first.message}" if first else ""
+        return f"{command} of stack {stack} failed{why}"
+    if command == "check":
+        bad = sum(not f.passed for f in findings)
+        return (
+            f"stack {stack}: {len(findings) - bad} of {len(findings)} invariants hold, "
+            f"{bad} failed; {len(drift)} drift item(s)."
+        )
+    if command == "plan":
+        if not drift:
+            return f"stack {stack} matches the code: a deploy would change nothing."
+        return f"a deploy of stack {stack} would change {len(drift)} thing(s)."
+    done = {"deploy": "deployed", "destroy": "destroyed"}.get(command, command)
+    return f"stack {stack} {done}."

@@ -1,13 +1,8 @@
 """The ``hastack`` command: a thin click layer over ``hastack.api``.
 
 Progress goes to stderr, the result to stdout (text or ``--format json``), so
-``hastack deploy --format json | jq`` works while the log scrolls.
-
-Exit codes:
-  0  success
-  1  the run failed, or hastack hit an error (emulator, ansible-runner)
-  2  reserved: drift found / checks failed (``hastack check``, later)
-  3  bad usage or refused input (unknown option or --env, malformed --var); nothing ran
+``hastack deploy --format json | jq`` works while the progress scrolls. The exit status is
+the result's ``exit_code`` (``hastack.errors.ExitCode``); docs/CLI.md has the table.
 """
 
 from __future__ import annotations
@@ -15,21 +10,28 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from hastack import api
+from hastack import api, junit
 from hastack.emulator import Emulator, EmulatorError
-from hastack.events import ProgressPrinter
+from hastack.errors import ExitCode
+from hastack.events import ProgressPrinter, diff_text
+from hastack.locking import LockHeld, describe_holders
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_DRIFT = 2
-EXIT_USAGE = 3
+EXIT_OK = int(ExitCode.OK)
+EXIT_FAILED = int(ExitCode.FAILED)
+EXIT_DRIFT = int(ExitCode.DRIFT)
+EXIT_USAGE = int(ExitCode.USAGE)
+EXIT_REFUSED = int(ExitCode.REFUSED)
+EXIT_INTERRUPTED = int(ExitCode.INTERRUPTED)
 
 # Which flag sets each API setting, so a refusal names what the user typed.
 _FLAGS = {"env": "--env", "stack": "--stack", "extra_vars": "--var"}
+# Lines of a drift item's diff shown in text output; JSON and JUnit carry all of it.
+_DIFF_LINES = 20
 
 
 class _Group(click.Group):
@@ -50,9 +52,9 @@ class _Group(click.Group):
             raise
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     click.echo(f"hastack: error: {message}", err=True)
-    sys.exit(EXIT_FAILED)
+    sys.exit(code)
 
 
 def _parse_vars(
@@ -74,12 +76,12 @@ _FORMAT = click.option(
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="Result on stdout as a summary or as JSON.",
+    help="Result on stdout as a summary or as JSON (python/hastack/schemas/result.schema.json).",
 )
 
 
-def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options deploy and destroy share (and check will)."""
+def _stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every stack command shares."""
     options = [
         click.option(
             "--env",
@@ -87,7 +89,9 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Environment: a folder under inventories/.",
         ),
-        click.option("--stack", default=None, help="Stack name (overrides stack_name)."),
+        click.option(
+            "--stack", default=None, help="Stack name (default: the inventory's stack_name)."
+        ),
         click.option(
             "--var",
             "variables",
@@ -103,63 +107,191 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _print_result(result: api.RunResult, fmt: str) -> None:
+# -- printing results ----------------------------------------------------------------------
+
+
+def _print_error(command: str, exc: Exception, code: int, fmt: str, **where: Any) -> NoReturn:
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    stack = f" stack {result.stack}" if result.stack else ""
+        kind = {EXIT_REFUSED: "refused", EXIT_INTERRUPTED: "interrupted"}.get(code, "error")
+        error: dict[str, Any] = {"kind": kind, "message": str(exc)}
+        if isinstance(exc, LockHeld):
+            error["holders"] = describe_holders(exc.holders)
+        doc = {"command": command, **where, "ok": False, "exit_code": code, "error": error}
+        click.echo(json.dumps(doc, indent=2))
+    _fail(str(exc), code)
+
+
+def _print_run(result: api.RunResult) -> None:
     click.echo(
-        f"{result.command} {result.env}{stack}: {result.status} in {result.elapsed_s:.1f}s "
-        f"(changed {result.changed}, failed {result.failed}, rc {result.rc})"
+        f"{result.command} {result.env} stack {result.stack}: {result.status} in "
+        f"{result.elapsed_s:.1f}s (changed {result.changed}, failed {result.failed}, "
+        f"rc {result.rc}, exit {result.exit_code})"
     )
+    click.echo(f"  {result.message}")
     for task in result.failed_tasks:
         click.echo(f"  failed: {task.task} [{task.host}]: {task.message}")
+    if isinstance(result, api.CheckResult):
+        for finding in result.findings:
+            mark = "ok  " if finding.passed else "FAIL"
+            click.echo(f"  {mark} {finding.id}: {finding.title}")
+            if not finding.passed and finding.evidence:
+                click.echo(f"         {finding.evidence}")
+    if isinstance(result, (api.CheckResult, api.PlanResult)) and result.drift:
+        click.echo("drift:" if result.command == "check" else "would change:")
+        for item in result.drift:
+            click.echo(f"  {item.label()}")
+            if item.message:
+                click.echo(f"      {item.message}")
+            lines = diff_text(item.diff).splitlines()
+            for line in lines[:_DIFF_LINES]:
+                click.echo(f"      {line}")
+            if len(lines) > _DIFF_LINES:
+                click.echo(f"      ... {len(lines) - _DIFF_LINES} more lines (--format json)")
     if result.outputs:
         click.echo("outputs:")
-        for key, value in sorted(result.outputs.items()):
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            click.echo(f"  {key}: {shown}")
+        _print_mapping(result.outputs)
     click.echo(f"  artifacts: {result.artifacts_dir}")
+    if isinstance(result, api.CheckResult) and result.drift_artifacts_dir:
+        click.echo(f"  drift artifacts: {result.drift_artifacts_dir}")
+
+
+def _print_mapping(data: Any) -> None:
+    for key, value in sorted(data.items()):
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        click.echo(f"  {key}: {shown}")
 
 
 def _run(
+    command: str,
     action: Callable[..., api.RunResult],
     env: str,
     stack: str | None,
     variables: dict[str, Any],
     fmt: str,
-) -> None:
+    after: Callable[[api.RunResult], None] | None = None,
+) -> NoReturn:
+    progress = ProgressPrinter(sys.stderr)
     try:
-        result = action(env, stack, variables, on_event=ProgressPrinter(sys.stderr))
+        result = action(env, stack, variables, on_event=progress)
     except api.SettingError as exc:
         raise click.BadParameter(str(exc), param_hint=f"'{_FLAGS[exc.setting]}'") from exc
-    except (api.HastackError, EmulatorError) as exc:
-        _fail(str(exc))
-    _print_result(result, fmt)
-    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+    except api.HastackError as exc:
+        _print_error(command, exc, int(exc.exit_code), fmt, env=env, stack=stack)
+    except EmulatorError as exc:
+        _print_error(command, exc, EXIT_FAILED, fmt, env=env, stack=stack)
+    except KeyboardInterrupt:  # before the run started: nothing ran, nothing to cancel
+        _print_error(
+            command,
+            RuntimeError(f"{command} interrupted before the run started; nothing was changed"),
+            EXIT_INTERRUPTED,
+            fmt,
+            env=env,
+            stack=stack,
+        )
+    finally:
+        progress.close()
+    if after is not None:
+        after(result)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        _print_run(result)
+    if result.exit_code == EXIT_INTERRUPTED or (result.exit_code and fmt == "json"):
+        click.echo(f"hastack: {result.message}", err=True)  # also where people look while waiting
+    sys.exit(result.exit_code)
+
+
+# -- commands ------------------------------------------------------------------------------
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hastack")
 def cli() -> None:
-    """Stand up and tear down a highly available Django web tier on AWS (or the local emulator).
+    """Stand up, check and tear down a highly available Django web tier on AWS (or the local
+    emulator). Progress goes to stderr, the result to stdout.
 
-    Exit codes: 0 success, 1 failed run or error, 2 drift (reserved), 3 bad usage.
+    \b
+    Exit codes (docs/CLI.md):
+      0    success; check/plan: every invariant holds, nothing drifted
+      1    a task failed, or hastack hit an error
+      2    check: an invariant failed or the stack drifted; plan: a deploy would change things
+      3    bad usage: unknown option, --env or malformed --var; nothing ran
+      4    refused: another run holds the stack's lock, or destroy met deletion protection
+      130  interrupted (Ctrl-C or SIGTERM); the message says what state the stack may be in
     """
 
 
 @cli.command()
-@_run_options
+@_stack_options
 def deploy(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
     """Create or update the stack (site.yml)."""
-    _run(api.deploy, env, stack, variables, fmt)
+    _run("deploy", api.deploy, env, stack, variables, fmt)
 
 
 @cli.command()
-@_run_options
+@_stack_options
 def destroy(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
-    """Delete every resource tagged with the stack's name (destroy.yml)."""
-    _run(api.destroy, env, stack, variables, fmt)
+    """Delete every resource tagged with the stack's name (destroy.yml).
+
+    A load balancer with deletion protection is refused (exit 4) unless
+    --var alb_confirm_delete_protected=true.
+    """
+    _run("destroy", api.destroy, env, stack, variables, fmt)
+
+
+@cli.command()
+@_stack_options
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also write the findings and drift as JUnit XML for CI (whenever the check ran).",
+)
+def check(
+    env: str, stack: str | None, variables: dict[str, Any], fmt: str, junit_file: Path | None
+) -> None:
+    """Audit the live stack (check.yml), then its drift (site.yml in check mode).
+
+    Read-only. Exits 0 when every invariant holds and nothing drifted, 2 when an invariant
+    failed or something drifted.
+    """
+
+    def write_junit(result: api.RunResult) -> None:
+        if junit_file is not None and isinstance(result, api.CheckResult):
+            junit.write(result, junit_file)
+            click.echo(f"hastack: JUnit report written to {junit_file}", err=True)
+
+    _run("check", api.check, env, stack, variables, fmt, after=write_junit)
+
+
+@cli.command()
+@_stack_options
+def plan(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
+    """Show what a deploy would change (site.yml --check --diff); changes nothing.
+
+    Exits 0 when a deploy would change nothing, 2 when it would.
+    """
+    _run("plan", api.plan, env, stack, variables, fmt)
+
+
+@cli.command()
+@_stack_options
+def outputs(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
+    """Show the outputs the stack's last deploy wrote (no AWS call, no lock)."""
+    try:
+        result = api.outputs(env, stack, variables)
+    except api.SettingError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{_FLAGS[exc.setting]}'") from exc
+    except api.HastackError as exc:
+        _print_error("outputs", exc, int(exc.exit_code), fmt, env=env, stack=stack)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(f"outputs of stack {result.stack} ({result.env}), written {result.updated_at}:")
+        _print_mapping(result.outputs)
+    sys.exit(result.exit_code)
 
 
 @cli.group()
