@@ -36,8 +36,8 @@ check: setup
 
 lint: setup
 	$(BIN)/shellcheck scripts/* .ci/run
-	$(BIN)/ruff check python tests plugins roles
-	$(BIN)/ruff format --check python tests plugins roles
+	$(BIN)/ruff check python tests plugins roles app
+	$(BIN)/ruff format --check python tests plugins roles app
 	$(BIN)/ansible-lint
 
 # Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).

@@ -1,33 +1,23 @@
-"""Bad launch template settings fail before any AWS call; the boot script does what it says.
+"""Bad launch template settings fail before any AWS call.
 
 The validation cases run molecule/launch_template/converge.yml (preflight with preflight_roles
 [vpc, nat, launch_template], then the roles), since site.yml does not include the role yet.
 AWS_ENDPOINT_URL points at an endpoint that records every request: an empty record proves the
 run never reached AWS. Each case also names the setting the message must mention.
 
-The boot script (roles/launch_template/templates/user_data.sh.j2) is rendered by Ansible with
-the shared settings, checked by shellcheck, and run by bash against stub commands (curl, aws,
-dnf, systemctl, docker, logger): no instance is needed to see what it writes and runs.
+The boot script (roles/launch_template/templates/user_data.sh.j2) is tested in
+tests/test_user_data.py.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import os
 import re
-import shutil
-import stat
-import subprocess
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.support import (
-    BIN,
     ROOT,
     assert_rejected_before_aws,
     counting_endpoint,
@@ -192,174 +182,3 @@ def test_instance_type_pattern(value: str, ok: bool) -> None:
 )
 def test_image_pattern(value: str, ok: bool) -> None:
     assert bool(re.match(VARS["__launch_template_image_pattern"], value)) is ok
-
-
-# --- The boot script ---------------------------------------------------------------------
-
-TRICKY_ENV = {
-    "DJANGO_ALLOWED_HOSTS": ".example.com,localhost",
-    "GREETING": 'it\'s $HOME and "quoted" `date`',
-}
-SECRETS = {"DJANGO_SECRET_KEY": SECRET, "DATABASE_URL": f"/{STACK}/db/url"}
-
-CURL = r"""#!/bin/bash
-# IMDSv2: a token for PUT, metadata only with that token.
-echo "curl $*" >>"$STUB_DIR/calls"
-if [[ " $* " == *" -X PUT "* ]]; then echo TOKEN123; exit 0; fi
-[[ " $* " == *"X-aws-ec2-metadata-token: TOKEN123"* ]] || exit 22
-case "${!#}" in
-  */placement/region) echo us-east-1 ;;
-  */placement/availability-zone) echo us-east-1b ;;
-  */instance-id) echo i-0123456789abcdef0 ;;
-  *) exit 22 ;;
-esac
-"""
-AWS = r"""#!/bin/bash
-echo "aws $*" >>"$STUB_DIR/calls"
-[[ " $* " == *" --with-decryption "* ]] || exit 3
-name=""; prev=""
-for a in "$@"; do [[ "$prev" == --name ]] && name="$a"; prev="$a"; done
-if [[ -n "${FAIL_PARAMETER:-}" && "$name" == "$FAIL_PARAMETER" ]]; then
-  echo "ParameterNotFound" >&2
-  exit 254
-fi
-echo "s3cr3t-value-of-${name//\//_}"
-"""
-DOCKER = r"""#!/bin/bash
-echo "docker $1" >>"$STUB_DIR/calls"
-printf '%s\n' "${@:2}" >"$STUB_DIR/docker-$1.args"
-"""
-RECORD = '#!/bin/bash\necho "$(basename "$0") $*" >>"$STUB_DIR/calls"\n'
-STUBS = {
-    "curl": CURL,
-    "aws": AWS,
-    "docker": DOCKER,
-    "dnf": RECORD,
-    "systemctl": RECORD,
-    "logger": "#!/bin/bash\ncat >&2\n",  # logger -s: the message to stderr (the console)
-    "sleep": "#!/bin/bash\n",  # retries without waiting
-}
-
-
-def render(tmp_path: Path, **extra: Any) -> Path:
-    """The boot script as the role renders it: the local inventory's settings plus ``extra``."""
-    out = tmp_path / "user_data.sh"
-    cmd = [
-        str(BIN / "ansible"),
-        "hastack",
-        "-i",
-        "inventories/local",
-        "-m",
-        "ansible.builtin.template",
-        "-a",
-        f"src=roles/launch_template/templates/user_data.sh.j2 dest={out}",
-        "-e",
-        json.dumps({"stack_name": STACK, **extra}),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return out
-
-
-def run_boot_script(tmp_path: Path, script: Path, **env: str) -> tuple[int, Path]:
-    """Run ``script`` with bash against stub commands, its root paths moved under ``tmp_path``."""
-    stubs = tmp_path / "stubs"
-    stubs.mkdir()
-    for name, body in STUBS.items():
-        (stubs / name).write_text(body)
-        (stubs / name).chmod(0o755)
-    text = (
-        script.read_text()
-        .replace("/var/log/hastack-user-data.log", str(tmp_path / "user-data.log"))
-        .replace("ENV_DIR=/etc/hastack", f"ENV_DIR={tmp_path}/etc/hastack")
-        .replace("2>/dev/console", f"2>>{tmp_path}/console")
-    )
-    assert str(tmp_path / "console") in text, "the script no longer logs to the console"
-    local = tmp_path / "boot.sh"
-    local.write_text(text)
-    proc = subprocess.run(
-        ["bash", str(local)],
-        env={**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "STUB_DIR": str(stubs), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    # The console is written by a process substitution bash does not wait for.
-    console = tmp_path / "console"
-    for _ in range(50):
-        if console.exists() and ("runs " in console.read_text() or "FAILED" in console.read_text()):
-            break
-        time.sleep(0.1)
-    return proc.returncode, stubs
-
-
-def test_boot_script_is_shellcheck_clean(tmp_path: Path) -> None:
-    if not shutil.which("shellcheck"):
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    script = render(tmp_path, app_environment=TRICKY_ENV, app_secrets=SECRETS)
-    proc = subprocess.run(
-        ["shellcheck", "--shell=bash", "--severity=style", str(script)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout
-
-
-def test_boot_script_holds_names_only(tmp_path: Path) -> None:
-    script = render(tmp_path, app_secrets=SECRETS).read_text()
-    assert script.startswith("#!/bin/bash\n")
-    for name, parameter in SECRETS.items():
-        assert f"fetch_secret {name} {parameter}" in script
-    assert "s3cr3t" not in script
-    assert not re.search(r"(?m)^\s*set\s+-\w*x", script)
-    assert len(script.encode()) <= 16384
-
-
-def test_boot_script_runs_the_app_with_secrets_from_ssm(tmp_path: Path) -> None:
-    script = render(tmp_path, app_environment=TRICKY_ENV, app_secrets=SECRETS, app_port=8080)
-    rc, stubs = run_boot_script(tmp_path, script)
-    console = (tmp_path / "console").read_text()
-    assert rc == 0, console
-
-    env_file = tmp_path / "etc/hastack/app.env"
-    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE(env_file.parent.stat().st_mode) == 0o700
-    assert env_file.read_text().splitlines() == sorted(
-        f"{k}=s3cr3t-value-of-{v.replace('/', '_')}" for k, v in SECRETS.items()
-    )
-
-    args = (stubs / "docker-run.args").read_text().splitlines()
-    assert args[-1] == "ghcr.io/hastack/hastack-app:0.1.0"
-    pairs = list(itertools.pairwise(args))
-    assert ("--restart", "unless-stopped") in pairs
-    assert ("--publish", "8080:8080") in pairs
-    assert ("--env-file", str(env_file)) in pairs
-    assert ("--env", "HASTACK_INSTANCE_ID=i-0123456789abcdef0") in pairs
-    assert ("--env", "HASTACK_AZ=us-east-1b") in pairs
-    for name, value in TRICKY_ENV.items():
-        assert ("--env", f"{name}={value}") in pairs  # passed literally, nothing expanded
-    assert (stubs / "docker-pull.args").read_text().strip() == "ghcr.io/hastack/hastack-app:0.1.0"
-
-    calls = (stubs / "calls").read_text()
-    assert "dnf install -y docker" in calls
-    assert "systemctl enable --now docker" in calls
-    assert calls.index("docker pull") < calls.index("docker run")
-    # Secret values reach the env file only: never the log or the console.
-    log = (tmp_path / "user-data.log").read_text()
-    assert "i-0123456789abcdef0" in log
-    assert "s3cr3t" not in log
-    assert "s3cr3t" not in console
-
-
-def test_boot_script_stops_at_the_first_failure(tmp_path: Path) -> None:
-    script = render(tmp_path, app_secrets=SECRETS)
-    rc, stubs = run_boot_script(tmp_path, script, FAIL_PARAMETER=SECRETS["DATABASE_URL"])
-    console = (tmp_path / "console").read_text()
-    assert rc != 0
-    assert re.search(r"hastack user data FAILED \(exit \d+\) at line \d+", console), console
-    calls = (stubs / "calls").read_text()
-    assert "docker run" not in calls
-    assert "docker pull" not in calls
-    assert not (tmp_path / "etc/hastack/app.env").exists()
