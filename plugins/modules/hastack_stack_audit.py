@@ -532,15 +532,20 @@ class Audit:
         name = self.p["launch_template_name"]
         port = self.p["app_port"]
         alb_sgs = set(edge.get("security_groups", []))
-        vpc_filter = (
-            [{"Name": "vpc-id", "Values": [network["vpc_id"]]}] if network.get("vpc_id") else []
+        # One lookup serves both invariants: the stack's groups, the app group among them.
+        stack_groups = self.owned(
+            self.ec2_list(
+                "describe_security_groups",
+                "SecurityGroups",
+                [{"Name": f"tag:{TAG}", "Values": [self.stack]}],
+            )
         )
-        groups = self.ec2_list(
-            "describe_security_groups",
-            "SecurityGroups",
-            [{"Name": "group-name", "Values": [name]}, *vpc_filter],
-        )
-        groups = self.owned(groups)
+        groups = [
+            g
+            for g in stack_groups
+            if g["GroupName"] == name
+            and (not network.get("vpc_id") or g.get("VpcId") == network["vpc_id"])
+        ]
         if len(groups) != 1:
             self.add(
                 "security.app-sg-ingress",
@@ -581,13 +586,6 @@ class Audit:
                 + ("; ".join(rules) or "no ingress rules")
                 + f" (load balancer groups: {', '.join(sorted(alb_sgs)) or 'unknown'})",
             )
-        stack_groups = self.owned(
-            self.ec2_list(
-                "describe_security_groups",
-                "SecurityGroups",
-                [{"Name": f"tag:{TAG}", "Values": [self.stack]}],
-            )
-        )
         ssh = [
             g["GroupId"]
             for g in stack_groups

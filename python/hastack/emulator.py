@@ -62,7 +62,7 @@ def _paths(state_dir: Path) -> tuple[Path, Path, Path]:
     return base / "state.json", base / "moto.log", base / "lock"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -116,7 +116,7 @@ def status(state_dir: Path | None = None) -> Emulator | None:
     """The running emulator recorded under ``state_dir``, or None if none is running and healthy."""
     state_file, log, _ = _paths(state_dir or default_state_dir())
     state = _read_state(state_file)
-    if not state or not _pid_alive(int(state["pid"])) or not healthy(state["endpoint"]):
+    if not state or not pid_alive(int(state["pid"])) or not healthy(state["endpoint"]):
         return None
     return Emulator(state["endpoint"], int(state["pid"]), int(state["port"]), str(log), False)
 
@@ -130,7 +130,7 @@ def ensure(state_dir: Path | None = None, timeout: float = START_TIMEOUT_S) -> E
         if running:
             return running
         stale = _read_state(state_file)
-        if stale and _pid_alive(int(stale["pid"])):
+        if stale and pid_alive(int(stale["pid"])):
             _terminate(int(stale["pid"]))  # alive but not answering: replace it
         last_error = ""
         for _attempt in range(3):  # the free port can be taken between probe and bind
@@ -170,9 +170,9 @@ def _terminate(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -185,7 +185,7 @@ def stop(state_dir: Path | None = None) -> bool:
         if not state:
             return False
         pid = int(state["pid"])
-        was_alive = _pid_alive(pid)
+        was_alive = pid_alive(pid)
         if was_alive:
             _terminate(pid)
         state_file.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hastack.emulator import pid_alive
 from hastack.errors import RefusedError
 
 __all__ = ["LockHeld", "LockHolder", "StackLock", "lock_path"]
@@ -64,19 +65,9 @@ def lock_path(state_dir: Path, env: str, stack: str) -> Path:
     return state_dir / "locks" / f"{env_key}.{stack_key}.lock"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_ansible_playbook(pid: int) -> bool:
     """A live ansible-playbook, not whatever process reused the pid (where /proc can tell)."""
-    if not _alive(pid):
+    if not pid_alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     if not cmdline.parent.parent.is_dir():  # no procfs (macOS): trust the pid
@@ -129,7 +120,7 @@ class StackLock:
             fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            live = tuple(h for h in self.holders() if _alive(h.pid))
+            live = tuple(h for h in self.holders() if pid_alive(h.pid))
             raise LockHeld(self._held_message(live), live, self.path) from None
         self._fd = fd
         try:
@@ -150,7 +141,7 @@ class StackLock:
     def _check_orphans(self) -> None:
         """Drop records of dead holders, unless their ansible-playbook still runs."""
         for holder in self.holders():
-            if holder.pid == os.getpid() or _alive(holder.pid):
+            if holder.pid == os.getpid() or pid_alive(holder.pid):
                 continue  # a shared holder beside us
             if holder.ansible_pid and _is_ansible_playbook(holder.ansible_pid):
                 raise LockHeld(
