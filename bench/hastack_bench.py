@@ -192,6 +192,10 @@ def run_playbook(playbook: str, extra_vars: dict[str, Any], env: dict[str, str])
         ]
         detail = "\n".join(failures) or (proc.stdout[-3000:] + proc.stderr[-2000:])
         raise BenchError(f"{playbook} {extra_vars} failed (rc {proc.returncode}):\n{detail}")
+    if not data.get("stats"):  # without it a no-op's "0 changed" would prove nothing
+        raise BenchError(
+            f"{playbook}: no json callback result in its output:\n{proc.stdout[-2000:]}"
+        )
     return data
 
 
@@ -395,6 +399,11 @@ def _fmt(value: float | None, spec: str = ".1f", suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
+def _cell(text: str) -> str:
+    """Task names hold "|" (``present | Create ...``): escaped, or they split the table."""
+    return text.replace("|", "\\|")
+
+
 def _met(ok: bool | None) -> str:
     return "not measured" if ok is None else ("met" if ok else "**not met**")
 
@@ -458,7 +467,7 @@ def render(result: dict[str, Any]) -> str:
         out += ["## Slowest tasks", "", f"One run with {ops['azs']} AZs (a loop counts once).", ""]
         out += ["| phase | task | s |", "|---|---|---|"]
         for phase, tasks in ops["slowest"].items():
-            out += [f"| {phase} | {name} | {secs:.1f} |" for name, secs in tasks]
+            out += [f"| {phase} | {_cell(name)} | {secs:.1f} |" for name, secs in tasks]
         out.append("")
     out += [
         "## How to read this",
@@ -502,6 +511,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     parser.add_argument("--json", help="also write the raw samples and summary here")
     parser.add_argument("--note", default="", help="a line quoted at the top of the report")
+    parser.add_argument(
+        "--from-json", metavar="FILE", help="measure nothing: render a --json file's results again"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.azs = 1, "2"
@@ -513,6 +525,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        saved.pop("samples", None)
+        Path(args.output).write_text(render(saved))
+        _progress(f"bench: wrote {args.output} from {args.from_json}")
+        return 0
     command = shlex.join([COMMAND, *(argv if argv is not None else sys.argv[1:])])
     info = machine()
     samples: list[Sample] = []
@@ -546,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             hastack_emulator.stop(state)
+    info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     result = {
         "command": command,
         "note": args.note,
