@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Tools call each other by name (molecule runs ansible-config, ansible-playbook ...).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo deploy destroy check test lint molecule pytest clean
+.PHONY: setup demo deploy destroy check test lint molecule pytest bench clean
 
 setup: $(STAMP)
 
@@ -36,8 +36,8 @@ check: setup
 
 lint: setup
 	$(BIN)/shellcheck scripts/* .ci/run
-	$(BIN)/ruff check python tests plugins roles app
-	$(BIN)/ruff format --check python tests plugins roles app
+	$(BIN)/ruff check python tests plugins roles app bench
+	$(BIN)/ruff format --check python tests plugins roles app bench
 	$(BIN)/ansible-lint
 
 # Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).
@@ -49,6 +49,11 @@ pytest: setup
 	$(BIN)/pytest -n 2
 
 test: lint molecule pytest
+
+# The benchmark (minutes of CPU, not part of `make test`): writes docs/BENCHMARKS.md.
+# BENCH_ARGS=--quick for one run of 2 AZs; default 3 runs each of 2, 3 and 6 AZs.
+bench: setup
+	bench/run $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/python -m hastack.emulator stop
