@@ -43,6 +43,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)  # cli: the environment's AWS settings
     exit_code: int = 3  # cli: the documented code
     reads: tuple[str, ...] = ()  # AWS operations validation may make (zones come from AWS)
+    max_seconds: float | None = None  # a bound on the time to the rejection
 
 
 def _site(case_id: str, setting: str, valid: tuple[str, ...], **extra: Any) -> Case:
@@ -347,6 +348,7 @@ CASES: list[Case] = [
         "deploy",
         env={"AWS_ENDPOINT_URL": "CLOSED"},
         exit_code=1,
+        max_seconds=30,
     ),
 ]
 
@@ -463,6 +465,8 @@ def test_bad_input_is_rejected_before_any_mutating_call(
         rc, message, calls = _run_playbook_case(case, zones_emulator)
         assert rc != 0, message[-3000:]
     elapsed = time.monotonic() - started
+    if case.max_seconds is not None:
+        assert elapsed < case.max_seconds, f"rejected only after {elapsed:.0f} s"
     assert case.setting in message, f"the message does not name {case.setting!r}: {message}"
     for valid in case.valid:
         assert valid in message, f"the message does not say {valid!r} is valid: {message}"
