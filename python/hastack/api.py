@@ -29,6 +29,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
+from hastack import config as _config
 from hastack import emulator as _emulator
 from hastack.errors import ExitCode, HastackError, RefusedError, SettingError
 from hastack.events import (
@@ -451,6 +452,7 @@ class _Collector:
         self.lock = lock
         self.secrets = secrets
         self.failures: list[FailedTask] = []
+        self.setting_failures: set[FailedTask] = set()  # failed validation: bad input
         self.changes: list[DriftItem] = []
         self.stats: Mapping[str, Any] | None = None
         self.errors: list[str] = []
@@ -473,7 +475,10 @@ class _Collector:
             self.last_task = task_label(event)
         if is_counted_failure(event):
             host = str(data.get("host", "?"))
-            self.failures.append(FailedTask(task_label(event), host, failure_message(event)))
+            failed = FailedTask(task_label(event), host, failure_message(event))
+            self.failures.append(failed)
+            if _is_validation(data):
+                self.setting_failures.add(failed)
         elif kind == "playbook_on_stats":
             self.stats = data
         elif change := changed_item(event):
@@ -499,6 +504,20 @@ class _Collector:
     def published(self, key: str) -> Any:
         """What the playbook handed over with ``set_stats`` (per_host: false) under ``key``."""
         return ((self.stats or {}).get("artifact_data") or {}).get(key)
+
+
+# Where the tasks that validate settings live: every role's tasks/validate.yml (preflight
+# includes them, and its own, and the target check), argument specs, check.yml's own settings.
+_VALIDATION_PATHS = re.compile(r"/tasks/(validate|target)\.yml:\d+$")
+_VALIDATION_TASKS = ("Validating arguments against arg spec", "Validate the check settings")
+
+
+def _is_validation(data: Mapping[str, Any]) -> bool:
+    """Whether a failed task's event comes from validating settings (before any AWS call)."""
+    name = str(data.get("task") or "")
+    return bool(_VALIDATION_PATHS.search(str(data.get("task_path") or ""))) or name.startswith(
+        _VALIDATION_TASKS
+    )
 
 
 def _secret_values() -> tuple[str, ...]:
@@ -598,6 +617,8 @@ def _run(
     for playbook, _ in runs:
         path, inventory, variables = _resolve_inputs(project, playbook, env, stack, extra_vars)
         playbooks.append(path)
+    if endpoint := os.environ.get("AWS_ENDPOINT_URL"):
+        _config.check_endpoint(endpoint)  # every run would go there: a bad one is refused now
     name = resolve_stack(env, stack, variables, project=project)
     variables["stack_name"] = name  # the run uses exactly the stack the lock is for
     state = _state_dir(state_dir)
@@ -705,6 +726,9 @@ def _result(
         extra = {"drift": drift}
         result_cls = PlanResult
     exit_code = decide_exit_code(command, status, rc, failed_tasks, findings, drift)
+    setting_failures = set().union(*(o.collector.setting_failures for o in outcomes))
+    if exit_code == ExitCode.FAILED and failed_tasks and set(failed_tasks) <= setting_failures:
+        exit_code = ExitCode.USAGE  # a setting failed validation: nothing reached AWS
     last_task = last.last_task if last else None
     outputs = last.published("hastack_outputs") if last and command == "deploy" else None
     return result_cls(
@@ -753,6 +777,9 @@ def _message(
     if exit_code == ExitCode.REFUSED:
         refusal = next(t for t in failed_tasks if t.name in REFUSAL_TASKS)
         return f"{command} of stack {stack} refused: {refusal.message}"
+    if exit_code == ExitCode.USAGE:
+        first = failed_tasks[0]
+        return f"{command} of stack {stack} refused a setting at `{first.task}`: {first.message}"
     if exit_code == ExitCode.FAILED:
         if command == "check" and not findings and not failed_tasks:
             return f"check of stack {stack} published no findings (hastack_check); see artifacts."

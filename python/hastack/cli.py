@@ -174,7 +174,9 @@ def _run(
     try:
         result = action(env, stack, variables, on_event=progress)
     except api.SettingError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"'{_FLAGS[exc.setting]}'") from exc
+        if exc.setting in _FLAGS:
+            raise click.BadParameter(str(exc), param_hint=f"'{_FLAGS[exc.setting]}'") from exc
+        _print_error(command, exc, EXIT_USAGE, fmt, env=env, stack=stack)  # the environment's
     except api.HastackError as exc:
         _print_error(command, exc, int(exc.exit_code), fmt, env=env, stack=stack)
     except EmulatorError as exc:
@@ -215,7 +217,8 @@ def cli() -> None:
       0    success; check/plan: every invariant holds, nothing drifted
       1    a task failed, or hastack hit an error
       2    check: an invariant failed or the stack drifted; plan: a deploy would change things
-      3    bad usage: unknown option, --env or malformed --var; nothing ran
+      3    bad usage: unknown option, --env, malformed --var, or a setting, endpoint or
+           credential that fails validation; nothing reached AWS
       4    refused: another run holds the stack's lock, or destroy met deletion protection
       130  interrupted (Ctrl-C or SIGTERM); the message says what state the stack may be in
     """

@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     OK = 0  # success; check/plan: every invariant holds and nothing drifted
     FAILED = 1  # a task failed, or hastack itself hit an error (emulator, ansible-runner)
     DRIFT = 2  # check: an invariant failed or something drifted; plan: changes pending
-    USAGE = 3  # bad option, environment or --var; nothing ran
+    USAGE = 3  # bad option, environment, --var or setting (failed validation); nothing reached AWS
     REFUSED = 4  # another run holds the stack's lock, or destroy met deletion protection
     INTERRUPTED = 130  # Ctrl-C or SIGTERM stopped the run (128 + SIGINT, as shells report it)
 
