@@ -377,30 +377,26 @@ class FaultProxy:
         """How the client dealt with the faults, from botocore's invocation ids.
 
         ``retried``: requests that were a retry (attempt > 1). ``recovered``: faulted requests
-        followed by a successful attempt of the same call (the retries that paid off).
-        ``exhausted``: calls whose last attempt was faulted (the client gave up or a lost
-        answer left it there).
+        of calls that then succeeded (the retries that paid off). ``exhausted``: calls whose
+        last attempt was faulted (the client gave up, or a lost answer left it there).
         """
+        events = self.events
         calls: dict[str, list[Event]] = {}
-        for e in self.events:
+        for e in events:
             calls.setdefault(e.invocation or f"#{e.seq}", []).append(e)
         recovered = exhausted = 0
         for attempts in calls.values():
             hard = [e for e in attempts if e.fault and e.fault != "slow"]
-            if not hard:
-                continue
-            last = attempts[-1]
-            if last.fault and last.fault != "slow":
+            if attempts[-1] in hard:
                 exhausted += 1
-                recovered += len(hard) - 1
             else:
                 recovered += len(hard)
         return {
-            "retried": sum(1 for e in self.events if e.attempt > 1),
+            "retried": sum(1 for e in events if e.attempt > 1),
             "recovered": recovered,
             "exhausted": exhausted,
             "calls": len(calls),
-            "max_attempt": max((e.attempt for e in self.events), default=0),
+            "max_attempt": max((e.attempt for e in events), default=0),
         }
 
     def summary(self) -> dict[str, Any]:
