@@ -18,7 +18,15 @@ import pytest
 
 from tests import reliability
 from tests.faultproxy import MIXED_KINDS, FaultProxy, mixed
-from tests.support import PlaybookRun, client, run_playbook, stack_leftovers, tag_filter, tags_of
+from tests.support import (
+    PlaybookRun,
+    assert_rejected_before_aws,
+    client,
+    run_playbook,
+    stack_leftovers,
+    tag_filter,
+    tags_of,
+)
 
 pytestmark = pytest.mark.emulator
 
@@ -206,3 +214,34 @@ def test_dead_api_stops_the_run_then_deploy_check_destroy_survive_ten_percent_fa
 
 def summary_ops(proxy: FaultProxy) -> dict[str, int]:
     return {op: row["requests"] for op, row in proxy.by_operation().items()}
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "attempts"),
+    [
+        ({"AWS_MAX_ATTEMPTS": "3"}, {}, 3),
+        ({"AWS_MAX_ATTEMPTS": "3"}, {"preflight_aws_max_attempts": 2}, 2),
+    ],
+    ids=["caller-env-beats-default", "extra-var-beats-caller-env"],
+)
+def test_attempt_budget_comes_from_the_caller(
+    aws_env: str, env: dict[str, str], extra: dict[str, Any], attempts: int
+) -> None:
+    """Always throttled: exactly the configured number of attempts, named in the message."""
+    with FaultProxy(aws_env, {"throttle": 1.0}) as proxy:
+        run = run_playbook(
+            "site.yml",
+            extra_vars={"stack_name": "faults-budget", **extra},
+            env={"AWS_ENDPOINT_URL": proxy.endpoint, **env},
+        )
+    assert run.rc != 0
+    assert summary_ops(proxy) == {"sts:GetCallerIdentity": attempts}
+    message = " ".join(msg for _, msg in run.failures())
+    assert f"Throttling (Rate exceeded) on sts:GetCallerIdentity, {attempts} attempt(s)" in message
+    assert f"AWS_MAX_ATTEMPTS={attempts}" in message
+
+
+def test_attempt_budget_out_of_bounds_is_refused_before_any_call() -> None:
+    assert_rejected_before_aws(
+        "site.yml", {"preflight_aws_max_attempts": 0}, "preflight_aws_max_attempts"
+    )
