@@ -35,18 +35,20 @@ check: setup
 	$(BIN)/hastack check --env $(or $(ENV),local)
 
 lint: setup
-	$(BIN)/shellcheck scripts/* .ci/run
-	$(BIN)/ruff check python tests plugins roles app
-	$(BIN)/ruff format --check python tests plugins roles app
+	$(BIN)/shellcheck scripts/molecule-all .ci/run
+	$(BIN)/ruff check python tests plugins roles app scripts/reliability-report
+	$(BIN)/ruff format --check python tests plugins roles app scripts/reliability-report
 	$(BIN)/ansible-lint
 
 # Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).
 molecule: setup
 	JOBS=2 scripts/molecule-all
 
-# Two pytest workers, each with its own emulator; tests keep apart by stack name.
+# Two pytest workers, each with its own emulator; tests keep apart by stack name. Then
+# docs/RELIABILITY.md from the figures the tests recorded (fails on a leak or an exposure).
 pytest: setup
 	$(BIN)/pytest -n 2
+	$(BIN)/python scripts/reliability-report
 
 test: lint molecule pytest
 
