@@ -76,7 +76,14 @@ CLEAN: dict[str, list[dict[str, Any]]] = {
     "leaks": [{"test": "test_stack", "leaks": 0}, {"test": "test_destroy", "leftovers": []}],
     "secrets": [
         {"place": "CLI stdout and stderr", "values_searched": 5, "hits": 0, "note": "a | b"},
-        {"place": "moto.log", "values_searched": 5, "hits": 0, "logs_request_bodies": False},
+        {
+            "place": "moto.log",
+            "values_searched": 5,
+            "secrets": ["AWS_SECRET_ACCESS_KEY", "django key"],
+            "hits": 0,
+            "logs_request_bodies": False,
+            "redacted_fields": {"access_key": 3},
+        },
     ],
 }
 
@@ -134,7 +141,8 @@ def test_each_topic_has_a_table_of_every_record() -> None:
     assert len([ln for ln in kills.splitlines() if ln.startswith("| interruptions-")]) == 3
     secrets = _section(text, "Secrets searches")
     assert "| CLI stdout and stderr | 5 | - | - | - | 0 | a \\| b |" in secrets
-    assert "logs_request_bodies=no" in secrets
+    assert "logs_request_bodies=no; redacted_fields=access_key: 3 |" in secrets
+    assert "Values searched for: AWS_SECRET_ACCESS_KEY, django key." in secrets
 
 
 def test_a_topic_without_records_is_shown_as_not_run() -> None:
