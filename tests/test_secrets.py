@@ -183,15 +183,18 @@ def _aws_places(endpoint: str) -> dict[str, list[tuple[str, bytes]]]:
         for p in parameters
     ]
     return {
-        "launch-template-user-data": user_data,
-        "launch-template-versions-answer": [_doc("DescribeLaunchTemplateVersions", versions)],
-        "instance-user-data": instance_data,
-        "asg-and-instance-tags": [
+        "launch template user data, every version": user_data,
+        "DescribeLaunchTemplateVersions answer": [_doc("DescribeLaunchTemplateVersions", versions)],
+        "instance user data (DescribeInstanceAttribute)": instance_data,
+        "ASG and instance tags": [
             _doc("DescribeAutoScalingGroups", groups),
             _doc("DescribeInstances", instances),
             _doc("DescribeTags (instances)", instance_tags),
         ],
-        "ssm-parameter-metadata": [_doc("DescribeParameters", parameters), *parameter_tags],
+        "SSM parameter metadata and tags": [
+            _doc("DescribeParameters", parameters),
+            *parameter_tags,
+        ],
     }
 
 
@@ -234,8 +237,10 @@ def test_no_secret_value_reaches_any_artifact_log_output_or_resource(
         assert again.returncode == 0, again.stdout + again.stderr[-3000:]
 
         aws = _aws_places(aws_env)
-        assert len(aws["launch-template-user-data"]) >= 2  # every version, not just the latest
-        for _, user_data in aws["launch-template-user-data"]:
+        assert (
+            len(aws["launch template user data, every version"]) >= 2
+        )  # every version, not just the latest
+        for _, user_data in aws["launch template user data, every version"]:
             assert DJANGO_PARAMETER.encode() in user_data  # names each parameter ...
             assert TEAM_PARAMETER.encode() in user_data
         outputs_file = state / "outputs" / f"{STACK}.json"
