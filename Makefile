@@ -35,18 +35,20 @@ check: setup
 	$(BIN)/hastack check --env $(or $(ENV),local)
 
 lint: setup
-	$(BIN)/shellcheck scripts/* .ci/run
-	$(BIN)/ruff check python tests plugins roles app bench
-	$(BIN)/ruff format --check python tests plugins roles app bench
+	$(BIN)/shellcheck scripts/molecule-all bench/run .ci/run
+	$(BIN)/ruff check python tests plugins roles app bench scripts/reliability-report
+	$(BIN)/ruff format --check python tests plugins roles app bench scripts/reliability-report
 	$(BIN)/ansible-lint
 
 # Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).
 molecule: setup
 	JOBS=2 scripts/molecule-all
 
-# Two pytest workers, each with its own emulator; tests keep apart by stack name.
+# Two pytest workers, each with its own emulator; tests keep apart by stack name. Then
+# docs/RELIABILITY.md from the figures the tests recorded (fails on a leak or an exposure).
 pytest: setup
 	$(BIN)/pytest -n 2
+	$(BIN)/python scripts/reliability-report
 
 test: lint molecule pytest
 

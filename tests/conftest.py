@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hastack import emulator as hastack_emulator
+from tests.reliability import records_dir
 
 REGION = "us-east-1"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Clear the reliability records once per run (on the controller, not on each xdist
+    worker), so docs/RELIABILITY.md never mixes figures of an earlier run in."""
+    if not hasattr(session.config, "workerinput"):
+        shutil.rmtree(records_dir(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
