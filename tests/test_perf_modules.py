@@ -392,7 +392,8 @@ def test_asg_delete(aws_env: str, tmp_path: Path) -> None:
     assert run.rc == 0, run.stdout[-3000:]
     assert run.changed == 1
     assert [c for c in calls if not c[1].startswith(READS)] == [
-        ("autoscaling", "DeleteAutoScalingGroup")
+        ("autoscaling", "UpdateAutoScalingGroup"),
+        ("autoscaling", "DeleteAutoScalingGroup"),
     ]
     names = [
         g["AutoScalingGroupName"] for g in asc.describe_auto_scaling_groups()["AutoScalingGroups"]

@@ -5,10 +5,9 @@
 
 Why not amazon.aws.autoscaling_group state=absent: it sets the sizes to 0, polls the
 instances every 10 s, then polls the group every 5 s, so even an emulator that ends instances
-at once costs 10-15 s per group. ForceDelete terminates the instances with the group, and one
-DescribeAutoScalingGroups a second shows when AWS has finished (the group stays listed, in
-"Delete in progress", until its instances are terminated). The lookup and the delete are one
-module call instead of two.
+at once costs 10-15 s per group. This module does the same steps (scale to zero, wait for the
+instances, delete, wait for the group) polling once a second, and the lookup and the delete
+are one module call instead of two.
 """
 
 from __future__ import annotations
@@ -18,11 +17,12 @@ module: hastack_asg_delete
 short_description: Delete every Auto Scaling group of a stack and wait until they are gone
 description:
   - Lists the region's Auto Scaling groups and selects those tagged C(hastack:stack=<stack_name>).
-  - Calls DeleteAutoScalingGroup with ForceDelete (its instances are terminated with it) for
-    each group not already being deleted, then polls every I(poll_interval) seconds until none
-    is listed any more.
+  - Scales each group not already being deleted to zero, polls every I(poll_interval) seconds
+    until their instances are gone, calls DeleteAutoScalingGroup (with ForceDelete, so an
+    instance launched meanwhile does not stop it) and polls until no group is listed.
   - Check mode lists what would be deleted and calls nothing that changes AWS.
-  - IAM actions autoscaling:DescribeAutoScalingGroups, autoscaling:DeleteAutoScalingGroup.
+  - IAM actions autoscaling:DescribeAutoScalingGroups, autoscaling:UpdateAutoScalingGroup,
+    autoscaling:DeleteAutoScalingGroup.
 options:
   stack_name:
     description: Value of the C(hastack:stack) tag of the groups to delete.
@@ -110,42 +110,56 @@ def main() -> None:
     if not names or module.check_mode:
         module.exit_json(changed=bool(names), deleted=names)
 
-    for group in groups:
-        if group.get("Status") == "Delete in progress":
-            continue
+    deadline = time.monotonic() + module.params["wait_timeout"]
+
+    def wait(what: str, done) -> None:
+        while True:
+            try:
+                left = describe(client, AutoScalingGroupNames=names)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                module.fail_json_aws(e, msg="Failed to read the Auto Scaling groups being deleted")
+            if done(left):
+                return
+            if time.monotonic() >= deadline:
+                module.fail_json(
+                    msg=(
+                        f"{what}: Auto Scaling group(s) "
+                        f"{', '.join(g['AutoScalingGroupName'] for g in left)} not done after "
+                        f"wait_timeout={module.params['wait_timeout']}s. "
+                        "Run the destroy again, or raise asg_wait_timeout."
+                    ),
+                    deleted=names,
+                )
+            time.sleep(module.params["poll_interval"])
+
+    def call(method: str, name: str, **kwargs) -> None:
         try:
-            client.delete_auto_scaling_group(
-                AutoScalingGroupName=group["AutoScalingGroupName"], ForceDelete=True, aws_retry=True
-            )
+            getattr(client, method)(AutoScalingGroupName=name, aws_retry=True, **kwargs)
         except botocore.exceptions.ClientError as e:
-            # Gone meanwhile (another run) or already being deleted: the wait below settles it.
+            # Gone meanwhile (another run) or already being deleted: the waits settle it.
             message = e.response.get("Error", {}).get("Message", "")
             if "not found" not in message and "in progress" not in message:
-                module.fail_json_aws(
-                    e, msg=f"Failed to delete group {group['AutoScalingGroupName']}"
-                )
+                module.fail_json_aws(e, msg=f"Failed to {method} {name}")
         except botocore.exceptions.BotoCoreError as e:
-            module.fail_json_aws(e, msg=f"Failed to delete group {group['AutoScalingGroupName']}")
+            module.fail_json_aws(e, msg=f"Failed to {method} {name}")
 
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    while True:
-        try:
-            left = describe(client, AutoScalingGroupNames=names)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Failed to read the Auto Scaling groups being deleted")
-        if not left:
-            break
-        if time.monotonic() >= deadline:
-            module.fail_json(
-                msg=(
-                    "Auto Scaling group(s) "
-                    f"{', '.join(g['AutoScalingGroupName'] for g in left)} still exist after "
-                    f"wait_timeout={module.params['wait_timeout']}s. "
-                    "Run the destroy again, or raise asg_wait_timeout."
-                ),
-                deleted=names,
+    # As AWS asks: scale to zero, wait until the instances are gone (their network interfaces
+    # hold the security groups and subnets), then delete the group.
+    active = [g for g in groups if g.get("Status") != "Delete in progress"]
+    for group in active:
+        if (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) != (0, 0, 0):
+            call(
+                "update_auto_scaling_group",
+                group["AutoScalingGroupName"],
+                MinSize=0,
+                MaxSize=0,
+                DesiredCapacity=0,
             )
-        time.sleep(module.params["poll_interval"])
+    wait("instances still running", lambda left: not any(g.get("Instances") for g in left))
+    for group in active:
+        # ForceDelete: an instance launched meanwhile does not stop the delete.
+        call("delete_auto_scaling_group", group["AutoScalingGroupName"], ForceDelete=True)
+    wait("still deleting", lambda left: not left)
     module.exit_json(changed=True, deleted=names)
 
 
