@@ -1,0 +1,410 @@
+"""The modules that replaced loops of upstream module runs (the performance issue).
+
+Each is run by a small playbook against the emulator: what it creates is read back with
+boto3, a re-run through a recording proxy must change nothing and make only Describe/List/Get
+calls, check mode must mutate nothing, and absent must remove what present made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import ROOT, client, recording_proxy, run_playbook, tags_of
+
+pytestmark = pytest.mark.emulator
+
+LIBRARY = os.pathsep.join(
+    str(ROOT / p)
+    for p in (
+        "plugins/modules",
+        "roles/asg/library",
+        "roles/scaling/library",
+        "roles/launch_template/library",
+        "roles/alb/library",
+    )
+)
+READS = ("Describe", "List", "Get")
+
+
+def play(
+    tmp_path: Path, tasks: list[dict[str, Any]], *, endpoint: str | None = None, check: bool = False
+) -> Any:
+    """Run ``tasks`` on localhost; returns the run (changed count, failures)."""
+    book = tmp_path / f"play-{len(list(tmp_path.glob('play-*.yml')))}.yml"
+    book.write_text(
+        yaml.safe_dump(
+            [{"name": "Module test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+        )
+    )
+    env = {"ANSIBLE_LIBRARY": LIBRARY}
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return run_playbook(str(book), env=env, args=["--check"] if check else [])
+
+
+def assert_reads_only(calls: list[tuple[str, str]]) -> None:
+    assert calls, "the proxy recorded no call: the module did not reach AWS through it"
+    writes = [c for c in calls if not c[1].startswith(READS)]
+    assert writes == [], f"mutating calls: {writes}"
+
+
+def rerun_reads_only(
+    tmp_path: Path, emulator: str, tasks: list[dict[str, Any]], *, check: bool = False
+) -> Any:
+    with recording_proxy(emulator) as (endpoint, calls):
+        run = play(tmp_path, tasks, endpoint=endpoint, check=check)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert_reads_only(calls)
+    return run
+
+
+# -- hastack_security_group ------------------------------------------------------------------
+
+
+def test_security_group(aws_env: str, tmp_path: Path) -> None:
+    ec2 = client("ec2", aws_env)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    peer = ec2.create_security_group(GroupName="perf-peer", Description="x", VpcId=vpc)["GroupId"]
+    task = {
+        "hastack_security_group": {
+            "name": "perf-sg",
+            "description": "perf test",
+            "vpc_id": vpc,
+            "rules": [
+                {"proto": "tcp", "ports": [80, 443], "cidr_ip": ["0.0.0.0/0"]},
+                {"proto": "tcp", "ports": [8000], "group_id": peer, "rule_desc": "peer"},
+            ],
+            "rules_egress": [{"proto": "tcp", "ports": [8000], "cidr_ip": "10.9.0.0/16"}],
+            "tags": {"hastack:stack": "perf-sg", "Name": "perf-sg"},
+        }
+    }
+    run = play(tmp_path, [task])
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.changed == 1
+    group = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["perf-sg"]}, {"Name": "vpc-id", "Values": [vpc]}]
+    )["SecurityGroups"][0]
+    assert tags_of(group) == {"hastack:stack": "perf-sg", "Name": "perf-sg"}
+    ingress = sorted(
+        (p["FromPort"], r.get("CidrIp") or r.get("GroupId"))
+        for p in group["IpPermissions"]
+        for r in p.get("IpRanges", []) + p.get("UserIdGroupPairs", [])
+    )
+    assert ingress == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0"), (8000, peer)]
+    # The default allow-all egress is gone; only the app port to the VPC is left.
+    egress = [
+        (p["IpProtocol"], p.get("FromPort"), [r["CidrIp"] for r in p.get("IpRanges", [])])
+        for p in group["IpPermissionsEgress"]
+    ]
+    assert egress == [("tcp", 8000, ["10.9.0.0/16"])]
+
+    assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
+
+    # Check mode sees a change but makes none.
+    task["hastack_security_group"]["rules"] = task["hastack_security_group"]["rules"][:1]
+    run = rerun_reads_only(tmp_path, aws_env, [task], check=True)
+    assert run.changed == 1
+    after = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    assert after["IpPermissions"] == group["IpPermissions"]
+
+    # A real run converges: the peer rule is revoked.
+    assert play(tmp_path, [task]).changed == 1
+    after = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    assert all(not p.get("UserIdGroupPairs") for p in after["IpPermissions"])
+
+
+# -- hastack_instance_identity ---------------------------------------------------------------
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+        }
+    ],
+}
+INLINE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": "arn:aws:ssm:us-east-1:123456789012:parameter/perf/*",
+        }
+    ],
+}
+SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+def test_instance_identity(aws_env: str, tmp_path: Path) -> None:
+    iam = client("iam", aws_env)
+    present = {
+        "hastack_instance_identity": {
+            "name": "perf-id-app",
+            "description": "perf",
+            "trust_policy": TRUST,
+            "managed_policy_arns": [SSM_CORE],
+            "inline_policy_name": "read-app-parameters",
+            "inline_policy": INLINE,
+            "tags": {"hastack:stack": "perf-id"},
+        }
+    }
+    run = play(tmp_path, [present])
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.changed == 1
+    role = iam.get_role(RoleName="perf-id-app")["Role"]
+    assert tags_of(role) == {"hastack:stack": "perf-id"}
+    attached = iam.list_attached_role_policies(RoleName="perf-id-app")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [SSM_CORE]
+    assert iam.list_role_policies(RoleName="perf-id-app")["PolicyNames"] == ["read-app-parameters"]
+    profile = iam.get_instance_profile(InstanceProfileName="perf-id-app")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["perf-id-app"]
+
+    # A stray inline policy added by hand is removed; then a re-run is read only.
+    iam.put_role_policy(
+        RoleName="perf-id-app", PolicyName="stray", PolicyDocument=json.dumps(INLINE)
+    )
+    assert play(tmp_path, [present]).changed == 1
+    assert iam.list_role_policies(RoleName="perf-id-app")["PolicyNames"] == ["read-app-parameters"]
+    assert rerun_reads_only(tmp_path, aws_env, [present]).changed == 0
+
+    absent = {
+        "hastack_instance_identity": {
+            "name": "perf-id-app",
+            "stack_name": "perf-id",
+            "state": "absent",
+        }
+    }
+    assert rerun_reads_only(tmp_path, aws_env, [absent], check=True).changed == 1
+    iam.get_role(RoleName="perf-id-app")  # still there
+    # Another stack's tag: not deleted.
+    other = {
+        "hastack_instance_identity": {**absent["hastack_instance_identity"], "stack_name": "x"}
+    }
+    assert play(tmp_path, [other]).changed == 0
+    assert play(tmp_path, [absent]).changed == 1
+    names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    profiles = [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]]
+    assert "perf-id-app" not in names
+    assert "perf-id-app" not in profiles
+
+
+# -- hastack_app_secrets ---------------------------------------------------------------------
+
+
+def test_app_secrets(aws_env: str, tmp_path: Path) -> None:
+    ssm = client("ssm", aws_env)
+    ssm.put_parameter(Name="/perf-sec/team", Value="keep", Type="SecureString")
+    secrets = {"DJANGO_SECRET_KEY": "/perf-sec/django", "TEAM": "/perf-sec/team"}
+    task = {
+        "hastack_app_secrets": {
+            "secrets": secrets,
+            "create_missing": True,
+            "tags": {"hastack:stack": "perf-sec"},
+        }
+    }
+
+    check = rerun_reads_only(tmp_path, aws_env, [task], check=True)
+    assert check.changed == 1
+    assert [
+        p["Name"]
+        for p in ssm.describe_parameters()["Parameters"]
+        if p["Name"].startswith("/perf-sec/")
+    ] == ["/perf-sec/team"]
+
+    missing = {"hastack_app_secrets": {"secrets": secrets}}
+    run = play(tmp_path, [missing])
+    assert run.rc != 0
+    assert "app_secrets.DJANGO_SECRET_KEY" in " ".join(m for _, m in run.failures())
+
+    assert play(tmp_path, [task]).changed == 1
+    made = ssm.get_parameter(Name="/perf-sec/django", WithDecryption=True)["Parameter"]
+    assert made["Type"] == "SecureString"
+    assert len(made["Value"]) == 50
+    assert (
+        ssm.get_parameter(Name="/perf-sec/team", WithDecryption=True)["Parameter"]["Value"]
+        == "keep"
+    )
+    assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
+    assert rerun_reads_only(tmp_path, aws_env, [missing]).changed == 0
+
+    absent = {"hastack_app_secrets": {"stack_name": "perf-sec", "state": "absent"}}
+    assert rerun_reads_only(tmp_path, aws_env, [absent], check=True).changed == 1
+    assert play(tmp_path, [absent]).changed == 1
+    left = [
+        p["Name"]
+        for p in ssm.describe_parameters()["Parameters"]
+        if p["Name"].startswith("/perf-sec/")
+    ]
+    assert left == ["/perf-sec/team"]  # the team's own secret is never touched
+
+
+# -- hastack_launch_inputs -------------------------------------------------------------------
+
+
+def test_launch_inputs(aws_env: str, tmp_path: Path) -> None:
+    name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    ami = client("ssm", aws_env).get_parameter(Name=name)["Parameter"]["Value"]
+    task = {"hastack_launch_inputs": {"ami_ssm_parameter": name}, "register": "out"}
+    check = {
+        "ansible.builtin.assert": {
+            "that": [
+                f"out.ami_id == '{ami}'",
+                "out.images | length == 1",
+                f"out.images[0].image_id == '{ami}'",
+                "out.account | length == 12",
+                "out.partition == 'aws'",
+            ]
+        }
+    }
+    rerun_reads_only(tmp_path, aws_env, [task, check])
+    unknown = {"hastack_launch_inputs": {"ami_id": "ami-00000000000000000"}, "register": "out"}
+    none = {"ansible.builtin.assert": {"that": ["out.images == []"]}}
+    assert play(tmp_path, [unknown, none]).rc == 0
+
+
+# -- hastack_scaling and hastack_asg_delete ---------------------------------------------------
+
+
+def make_group(aws_env: str, name: str, stack: str) -> None:
+    ec2 = client("ec2", aws_env)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    lt = ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-lt",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    client("autoscaling", aws_env).create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=1,
+        MaxSize=2,
+        DesiredCapacity=1,
+        LaunchTemplate={"LaunchTemplateId": lt, "Version": "1"},
+        VPCZoneIdentifier=subnet,
+        Tags=[{"Key": "hastack:stack", "Value": stack, "PropagateAtLaunch": True}],
+    )
+
+
+def test_scaling(aws_env: str, tmp_path: Path) -> None:
+    make_group(aws_env, "perf-sc-asg", "perf-sc")
+    asc, cw = client("autoscaling", aws_env), client("cloudwatch", aws_env)
+    step = {
+        "PolicyType": "StepScaling",
+        "AdjustmentType": "ChangeInCapacity",
+        "EstimatedInstanceWarmup": 180,
+    }
+    alarm = {
+        "Namespace": "AWS/EC2",
+        "MetricName": "CPUUtilization",
+        "Statistic": "Average",
+        "Period": 60,
+        "EvaluationPeriods": 3,
+        "Threshold": 85.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Dimensions": [{"Name": "AutoScalingGroupName", "Value": "perf-sc-asg"}],
+    }
+    policies = [
+        {
+            "name": "perf-sc-cpu",
+            "spec": {
+                "PolicyType": "TargetTrackingScaling",
+                "EstimatedInstanceWarmup": "180",
+                "TargetTrackingConfiguration": {
+                    "TargetValue": "70",
+                    "DisableScaleIn": False,
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "ASGAverageCPUUtilization"
+                    },
+                },
+            },
+        },
+        {
+            "name": "perf-sc-up",
+            "spec": {
+                **step,
+                "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}],
+            },
+        },
+        {"name": "perf-sc-requests", "state": "absent", "spec": {}},
+    ]
+    task = {
+        "hastack_scaling": {
+            "asg_name": "perf-sc-asg",
+            "policies": policies,
+            "alarms": [{"name": "perf-sc-high", "policy": "perf-sc-up", "spec": alarm}],
+        },
+        "register": "out",
+    }
+    arn_known = {
+        "ansible.builtin.assert": {"that": ["out.policy_arns['perf-sc-cpu'] | length > 0"]}
+    }
+
+    assert rerun_reads_only(tmp_path, aws_env, [task], check=True).changed == 1
+    assert asc.describe_policies(AutoScalingGroupName="perf-sc-asg")["ScalingPolicies"] == []
+
+    run = play(tmp_path, [task, arn_known])
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.changed == 1
+    held = {
+        p["PolicyName"]: p
+        for p in asc.describe_policies(AutoScalingGroupName="perf-sc-asg")["ScalingPolicies"]
+    }
+    assert sorted(held) == ["perf-sc-cpu", "perf-sc-up"]
+    assert held["perf-sc-cpu"]["TargetTrackingConfiguration"]["TargetValue"] == 70.0
+    alarms = cw.describe_alarms(AlarmNames=["perf-sc-high"])["MetricAlarms"]
+    assert alarms[0]["AlarmActions"] == [held["perf-sc-up"]["PolicyARN"]]
+
+    assert rerun_reads_only(tmp_path, aws_env, [task, arn_known]).changed == 0
+
+    absent = {"hastack_scaling": {**task["hastack_scaling"], "state": "absent"}}
+    assert rerun_reads_only(tmp_path, aws_env, [absent], check=True).changed == 1
+    assert play(tmp_path, [absent]).changed == 1
+    assert asc.describe_policies(AutoScalingGroupName="perf-sc-asg")["ScalingPolicies"] == []
+    assert cw.describe_alarms(AlarmNames=["perf-sc-high"])["MetricAlarms"] == []
+
+
+def test_asg_delete(aws_env: str, tmp_path: Path) -> None:
+    make_group(aws_env, "perf-del-asg", "perf-del")
+    make_group(aws_env, "perf-del-neighbour", "perf-del-other")
+    asc = client("autoscaling", aws_env)
+    task = {"hastack_asg_delete": {"stack_name": "perf-del", "wait_timeout": 60}}
+
+    assert rerun_reads_only(tmp_path, aws_env, [task], check=True).changed == 1
+    assert (
+        len(
+            asc.describe_auto_scaling_groups(AutoScalingGroupNames=["perf-del-asg"])[
+                "AutoScalingGroups"
+            ]
+        )
+        == 1
+    )
+
+    with recording_proxy(aws_env) as (endpoint, calls):
+        run = play(tmp_path, [task], endpoint=endpoint)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.changed == 1
+    assert [c for c in calls if not c[1].startswith(READS)] == [
+        ("autoscaling", "UpdateAutoScalingGroup"),
+        ("autoscaling", "DeleteAutoScalingGroup"),
+    ]
+    names = [
+        g["AutoScalingGroupName"] for g in asc.describe_auto_scaling_groups()["AutoScalingGroups"]
+    ]
+    assert "perf-del-asg" not in names
+    assert "perf-del-neighbour" in names
+    instances = client("ec2", aws_env).describe_instances(
+        Filters=[
+            {"Name": "tag:hastack:stack", "Values": ["perf-del"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    )["Reservations"]
+    assert instances == []
+    assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
