@@ -59,12 +59,14 @@ def through(
         "calls": summary["calls"],
         "faults": summary["faults"],
         "faults_total": summary["faults_total"],
+        "faults_injected": summary["faults_total"],
         "retries_used": summary["recovered"],
         "retried_requests": summary["retried"],
         "calls_given_up": summary["exhausted"],
         "max_attempt": summary["max_attempt"],
         "wall_seconds": round(time.monotonic() - start, 1),
         "rc": run.rc,
+        "outcome": "succeeded" if run.rc == 0 else f"failed (rc {run.rc})",
         "failures": [f"{task}: {msg[:400]}" for task, msg in run.failures()],
     }
     reliability.record("faults", f"{case}-{phase}", figures)
