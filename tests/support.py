@@ -348,3 +348,76 @@ def stack_leftovers(endpoint: str, stack: str) -> list[str]:
     params = client("ssm", endpoint).get_parameters_by_path(Path=f"/{stack}/", Recursive=True)
     found += [f"ssm {p['Name']}" for p in params["Parameters"]]
     return found
+
+
+@dataclass(frozen=True)
+class KilledRun:
+    output: str  # everything the run printed until it was killed
+    killed_during: str  # the last task banner printed before the kill: where it really landed
+
+
+def role_marker(role: str) -> str:
+    """The banner that starts ``role`` proper: Ansible's check of its ``main`` argument spec.
+
+    Survives any renaming of the role's tasks, and is not matched by the banners of the
+    role's validation in preflight (``arg spec 'validate'``) or of ``tasks_from`` imports.
+    Killed there, every role before it has finished and nothing of it has run."""
+    return f"TASK [{role} : Validating arguments against arg spec 'main'"
+
+
+def run_killed_during(
+    playbook: str,
+    marker: str,
+    *,
+    extra_vars: dict[str, Any],
+    delay: float = 0.0,
+    timeout: float = 600,
+) -> KilledRun:
+    """As :func:`run_killed_at`, but keeps reading the output during ``delay``, so the result
+    says which task was really running when the SIGKILL landed (delays meant to land inside a
+    wait can overshoot it as the roles get faster)."""
+    import signal
+    import time
+
+    cmd = [str(BIN / "ansible-playbook"), playbook, "-i", "inventories/local"]
+    cmd += ["-e", json.dumps(extra_vars)]
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen: list[str] = []
+    reached = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                reached.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while not reached.is_set() and proc.poll() is None and time.monotonic() < deadline:
+        reached.wait(0.05)
+    if reached.is_set():
+        time.sleep(delay)
+    ended_first = proc.poll() is not None
+    if not ended_first:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    reader.join(timeout=30)
+    output = "".join(seen)
+    if not reached.is_set():
+        raise AssertionError(f"{playbook} never reached {marker!r}:\n{output[-3000:]}")
+    if ended_first:
+        raise AssertionError(f"{playbook} ended before the kill, {delay}s after {marker!r}")
+    banners = [line for line in seen if line.startswith("TASK [")]
+    killed_during = banners[-1].split("]")[0] + "]" if banners else ""
+    return KilledRun(output, killed_during)

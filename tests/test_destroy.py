@@ -1,5 +1,6 @@
-"""destroy.yml from any state: after a full deploy, beside a neighbour stack, twice, after
-resources were deleted by hand and after deploys killed at several points.
+"""destroy.yml from any state: after a full deploy, beside a neighbour stack, twice and after
+resources were deleted by hand. Destroys after killed deploys, and killed destroys, are in
+tests/test_interruptions.py.
 
 Every test asserts what the emulator holds afterwards with the tests' own sweep
 (``stack_leftovers``), independent of the product's hastack_stack_info. The emulator does not
@@ -17,7 +18,6 @@ import pytest
 from tests.support import (
     client,
     recording_proxy,
-    run_killed_at,
     run_playbook,
     stack_leftovers,
     tags_of,
@@ -177,37 +177,3 @@ def test_destroy_in_aws_order_leaves_nothing_and_spares_the_neighbour(aws_env: s
     finally:
         for stack in (STACK, NEIGHBOUR):
             run_playbook("destroy.yml", extra_vars={"stack_name": stack})
-
-
-# Where a deploy is killed (SIGKILL to ansible-playbook and its module processes, as when a
-# pipeline is cancelled): the task whose start is the signal, and seconds to wait after it.
-KILL_POINTS = [
-    # NAT gateways requested, their routes not set yet
-    ("nat-wait", "TASK [nat : present | Wait for every NAT gateway to be available]", 0.5),
-    # load balancer and listeners made, attributes not set, no launch template yet
-    ("alb-attributes", "TASK [alb : present | Set the load balancer attributes]", 0.0),
-    # inside the Auto Scaling group's wait for its instances
-    ("asg-wait", "TASK [asg : present | Create or update the Auto Scaling group]", 2.5),
-]
-
-
-@pytest.mark.parametrize(
-    ("marker", "delay"), [p[1:] for p in KILL_POINTS], ids=[p[0] for p in KILL_POINTS]
-)
-def test_destroy_after_a_killed_deploy_leaves_nothing(
-    aws_env: str, marker: str, delay: float
-) -> None:
-    stack = f"dst-kill-{marker.split('[')[1].split(' ')[0]}"[:28]
-    eips_before = eips(aws_env)
-    try:
-        output = run_killed_at("site.yml", marker, extra_vars={"stack_name": stack}, delay=delay)
-        assert "PLAY RECAP" not in output
-        assert stack_leftovers(aws_env, stack), "the killed deploy created nothing"
-
-        destroy(stack)
-        assert stack_leftovers(aws_env, stack) == []
-        assert eips(aws_env) == eips_before
-        again = destroy(stack)
-        assert again.changed == 0, again.changed_tasks()
-    finally:
-        run_playbook("destroy.yml", extra_vars={"stack_name": stack})
