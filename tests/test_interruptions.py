@@ -31,22 +31,25 @@ pytestmark = pytest.mark.emulator
 # role's tasks are renamed or merged (a marker no longer printed fails its case, never skips).
 # killed_during in the figures shows which task the kill really landed in.
 INNER: dict[str, tuple[str, float]] = {
-    # deploy: the VPC being created (created, maybe not yet tagged)
-    "vpc-create": ("TASK [vpc : present | Create the VPC]", 1.2),
-    # deploy: Elastic IPs allocated, NAT gateways being requested one zone after the other
-    "nat-request": ("TASK [nat : present | Request a NAT gateway in each zone that has none]", 1.0),
-    # deploy: inside the wait for the NAT gateways to be available, routes not set yet
-    "nat-wait": ("TASK [nat : present | Wait for every NAT gateway to be available]", 0.5),
+    # deploy: inside the one call that builds the VPC, subnets, gateway and route tables
+    "vpc-create": ("TASK [vpc : present | Build the network", 0.6),
+    # deploy: inside the one call that allocates EIPs, requests the NAT gateways and routes
+    "nat-request": ("TASK [nat : present | Create the NAT gateways and route", 0.6),
+    # deploy: the NAT gateways requested and routed, the load balancer made, waiting for them
+    "nat-wait": ("TASK [nat : wait | Wait for every NAT gateway to be available]", 0.5),
     # deploy: load balancer and listeners made, attributes not set, no launch template yet
     "alb-attributes": ("TASK [alb : present | Set the load balancer attributes]", 0.0),
     # deploy: the Auto Scaling group created, waiting for its instances
     "asg-wait": ("TASK [asg : present | Create or update the Auto Scaling group]", 0.9),
     # destroy: the group scaled to 0, waiting for its instances to end before deleting it
-    "asg-delete-wait": ("TASK [asg : absent | Delete each group once its instances are gone]", 3.0),
+    "asg-delete-wait": ("TASK [asg : absent | Delete the stack's groups and wait until", 1.5),
     # destroy: load balancer deleted, waiting for its network interfaces to go
     "alb-eni-wait": ("TASK [alb : absent | Wait until no network interface uses them]", 1.0),
-    # destroy: NAT gateways being deleted, their Elastic IPs not yet released
-    "nat-delete-wait": ("TASK [nat : absent | Wait for every NAT gateway to be deleted]", 0.5),
+    # destroy: inside the one call that deletes the NAT gateways, waits, then releases the EIPs
+    "nat-delete-wait": (
+        "TASK [nat : absent | Delete the NAT gateways, wait until they are gone",
+        0.6,
+    ),
     # destroy: inside the one-call network teardown (route tables, IGW, groups, subnets, VPC)
     "vpc-teardown": ("TASK [vpc : absent | Delete the VPCs with their route tables, gateways", 1.0),
 }
