@@ -1,4 +1,6 @@
-"""moto server with the EC2 call moto 5.2 lacks: DeleteLaunchTemplateVersions.
+"""moto server with the EC2 call moto 5.2 lacks: DeleteLaunchTemplateVersions; and
+DescribeLaunchTemplates answering the template's current tags, as AWS does (moto answers the
+tags it had when created, so a tag added by CreateTags never shows).
 
 The embedded emulator runs ``python -m hastack.moto_server``. It implements a real AWS call
 faithfully; it fakes no result. amazon.aws.ec2_launch_template state=absent deletes every
@@ -92,6 +94,10 @@ def _delete_launch_template_versions(self: LaunchTemplates) -> ActionResult:
     )
 
 
+# AWS describes a template with its tags as they are now; moto keeps a copy made at creation.
+LaunchTemplate.tags = property(  # type: ignore[assignment]
+    lambda self: self.get_tags(), lambda self, value: None
+)
 LaunchTemplate.create_version = _create_version  # type: ignore[method-assign]
 LaunchTemplate.get_version = _get_version  # type: ignore[method-assign]
 LaunchTemplate.default_version = _default_version  # type: ignore[method-assign]
