@@ -58,7 +58,9 @@ def _cli(case_id: str, setting: str, valid: tuple[str, ...], *args: str, **kw: A
     return Case(case_id, setting, valid, "cli", args=args, **kw)
 
 
-ZONES = ("DescribeAvailabilityZones",)
+# preflight proves the target answers (GetCallerIdentity); the vpc role's one network call
+# reads the zones and the stack's VPC together, then refuses the zones before any change.
+ZONES = ("GetCallerIdentity", "DescribeAvailabilityZones", "DescribeVpcs")
 NO_CREDS: dict[str, str] = {}  # AWS_* all unset, HOME without ~/.aws
 
 CASES: list[Case] = [

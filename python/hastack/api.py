@@ -507,14 +507,17 @@ class _Collector:
 
 
 # Where the tasks that validate settings live: every role's tasks/validate.yml (preflight
-# includes them, and its own, and the target check), argument specs, check.yml's own settings.
-_VALIDATION_PATHS = re.compile(r"/tasks/(validate|target)\.yml:\d+$")
+# includes them, and its own), argument specs, check.yml's own settings; and the target check
+# (preflight's hastack_aws_reach), whose failures on a setting say so.
+_VALIDATION_PATHS = re.compile(r"/tasks/validate\.yml:\d+$")
 _VALIDATION_TASKS = ("Validating arguments against arg spec", "Validate the check settings")
 
 
 def _is_validation(data: Mapping[str, Any]) -> bool:
     """Whether a failed task's event comes from validating settings (before any AWS call)."""
     name = str(data.get("task") or "")
+    if (data.get("res") or {}).get("setting_error") is True:
+        return True
     return bool(_VALIDATION_PATHS.search(str(data.get("task_path") or ""))) or name.startswith(
         _VALIDATION_TASKS
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     import botocore
@@ -29,7 +30,26 @@ description:
     never answers costs a bounded time.
   - On failure the message names the endpoint, the AWS error, how many attempts were made
     and the retry setting.
-options: {}
+  - With I(target_check), first checks the region, C(AWS_ENDPOINT_URL) and the credential
+    chain without any AWS call (C(hastack.config), which the wrapper also runs), so a setting
+    a person can fix is refused with its own message before the first call.
+options:
+  target_check:
+    description: Check the target before the call.
+    type: dict
+    suboptions:
+      region:
+        description: The run's aws_region.
+        type: str
+        required: true
+      emulator:
+        description: The inventory starts the embedded emulator (no credentials needed).
+        type: bool
+        default: false
+      python_path:
+        description: The project's python/ folder, where the hastack package is.
+        type: path
+        required: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -41,6 +61,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+setting_error:
+  description: The target check failed on a setting (region, endpoint URL, credentials).
+  returned: failure
+  type: bool
 account:
   description: Account the credentials belong to.
   returned: success
@@ -60,8 +84,39 @@ attempts:
 """
 
 
+def check_target(module: AnsibleAWSModule) -> None:
+    """The wrapper's own checks of region, endpoint and credentials (hastack.config)."""
+    spec = module.params["target_check"]
+    if not spec:
+        return
+    sys.path.insert(0, spec["python_path"])
+    try:
+        from hastack.config import check_target as check
+        from hastack.errors import HastackError, SettingError
+    except ImportError as e:
+        module.fail_json(msg=f"cannot load hastack.config from {spec['python_path']}: {e}")
+    try:
+        check(os.environ, emulator=spec["emulator"], region=spec["region"])
+    except HastackError as e:
+        # setting_error: a value a person must fix (the wrapper exits 3), not an outage.
+        module.fail_json(msg=str(e), setting_error=isinstance(e, SettingError))
+
+
 def main() -> None:
-    module = AnsibleAWSModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleAWSModule(
+        argument_spec={
+            "target_check": {
+                "type": "dict",
+                "options": {
+                    "region": {"type": "str", "required": True},
+                    "emulator": {"type": "bool", "default": False},
+                    "python_path": {"type": "path", "required": True},
+                },
+            }
+        },
+        supports_check_mode=True,
+    )
+    check_target(module)
     client = module.client("sts")
     endpoint = client.meta.endpoint_url
     setting = (
