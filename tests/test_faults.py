@@ -247,3 +247,56 @@ def test_attempt_budget_out_of_bounds_is_refused_before_any_call() -> None:
     assert_rejected_before_aws(
         "site.yml", {"preflight_aws_max_attempts": 0}, "preflight_aws_max_attempts"
     )
+
+
+def test_an_api_that_stops_answering_mid_deploy_fails_clearly_then_a_clean_run_converges(
+    aws_env: str,
+) -> None:
+    """Half-way through a deploy (the network and NAT tier built) the load balancing API stops
+    answering: every CreateTargetGroup connection is dropped. botocore's 8 attempts run out,
+    the run stops at that task with a message naming the call and the endpoint, and leaves a
+    half-built stack. The next run, without faults, converges to exactly one of each resource,
+    and destroy leaves nothing."""
+    stack = "faults-dead"
+    untagged = free_untagged_eips(aws_env)
+    dead = {"CreateTargetGroup": ("drop", 1000)}
+    try:
+        with FaultProxy(aws_env, {}, seed=SEED, targeted=dead) as proxy:
+            run, figures = through(
+                proxy, "site.yml", stack, "deploy-dead-mid-run", "drop-all-CreateTargetGroup"
+            )
+        assert run.rc != 0
+        failures = run.failures()
+        assert [task for task, _ in failures] == ["alb : present | Create the target group"]
+        message = failures[0][1]
+        assert "CreateTargetGroup" in message or "target group" in message.lower(), message
+        assert "127.0.0.1" in message, message  # the endpoint it could not reach
+        attempts = [n for op, n in summary_ops(proxy).items() if op.endswith(":CreateTargetGroup")]
+        assert attempts, summary_ops(proxy)
+        assert 8 <= attempts[0] <= 8 * 11, attempts  # botocore's 8, at most amazon.aws's x11
+        assert figures["wall_seconds"] < 400, figures
+        assert stack_leftovers(aws_env, stack), "the network was built before the API died"
+
+        start = time.monotonic()
+        clean = run_playbook("site.yml", extra_vars={"stack_name": stack, **SETTINGS})
+        assert clean.rc == 0, clean.failures()
+        assert_exactly_one_stack(aws_env, stack)
+        reliability.record(
+            "faults",
+            "drop-all-CreateTargetGroup-clean-rerun",
+            {
+                "phase": "deploy-clean-rerun",
+                "playbook": "site.yml",
+                "rate": 0.0,
+                "kinds": [],
+                "requests": None,
+                "faults_injected": 0,
+                "retries_used": 0,
+                "wall_seconds": round(time.monotonic() - start, 1),
+                "rc": clean.rc,
+                "outcome": "converged: exactly one of each resource",
+            },
+        )
+    finally:
+        run_playbook("destroy.yml", extra_vars={"stack_name": stack})
+    assert_gone(aws_env, stack, untagged)
