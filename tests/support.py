@@ -230,49 +230,6 @@ def recording_proxy(endpoint: str) -> Iterator[tuple[str, list[tuple[str, str]]]
         server.server_close()
 
 
-def run_killed_at(
-    playbook: str,
-    marker: str,
-    *,
-    extra_vars: dict[str, Any],
-    delay: float = 0.0,
-    timeout: float = 600,
-) -> str:
-    """Run ``playbook`` and SIGKILL it (and its module processes) ``delay`` seconds after the
-    line containing ``marker`` appears: a pipeline cancelled, a laptop closed. Returns the output.
-    Fails if the run ends before reaching the marker (the test would prove nothing)."""
-    import signal
-    import time
-
-    cmd = [str(BIN / "ansible-playbook"), playbook, "-i", "inventories/local"]
-    cmd += ["-e", json.dumps(extra_vars)]
-    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_NOCOLOR": "1"}
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if marker in line:
-            time.sleep(delay)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            return "".join(seen)
-        if time.monotonic() > deadline:
-            break
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    raise AssertionError(f"{playbook} never reached {marker!r}:\n{''.join(seen)[-3000:]}")
-
-
 def stack_leftovers(endpoint: str, stack: str) -> list[str]:
     """Everything of ``stack`` the emulator still holds, as "kind id" strings.
 
@@ -373,9 +330,11 @@ def run_killed_during(
     delay: float = 0.0,
     timeout: float = 600,
 ) -> KilledRun:
-    """As :func:`run_killed_at`, but keeps reading the output during ``delay``, so the result
-    says which task was really running when the SIGKILL landed (delays meant to land inside a
-    wait can overshoot it as the roles get faster)."""
+    """Run ``playbook`` and SIGKILL it (and its module processes) ``delay`` seconds after the
+    line containing ``marker`` appears: a pipeline cancelled, a laptop closed. The output is
+    read during ``delay`` too, so the result says which task was really running when the kill
+    landed (delays meant to land inside a wait can overshoot it as the roles get faster).
+    Fails if the run ends before the marker or the kill (the test would prove nothing)."""
     import signal
     import time
 
