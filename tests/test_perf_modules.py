@@ -216,7 +216,7 @@ def test_app_secrets(aws_env: str, tmp_path: Path) -> None:
     assert check.changed == 1
     assert [
         p["Name"]
-        for p in ssm.describe_parameters()["Parameters"]
+        for p in ssm.get_parameters_by_path(Path="/perf-sec/", Recursive=True)["Parameters"]
         if p["Name"].startswith("/perf-sec/")
     ] == ["/perf-sec/team"]
 
@@ -241,7 +241,7 @@ def test_app_secrets(aws_env: str, tmp_path: Path) -> None:
     assert play(tmp_path, [absent]).changed == 1
     left = [
         p["Name"]
-        for p in ssm.describe_parameters()["Parameters"]
+        for p in ssm.get_parameters_by_path(Path="/perf-sec/", Recursive=True)["Parameters"]
         if p["Name"].startswith("/perf-sec/")
     ]
     assert left == ["/perf-sec/team"]  # the team's own secret is never touched
