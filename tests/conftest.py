@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,25 @@ def aws_env(emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> s
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("HASTACK_STATE_DIR", str(tmp_path / "state"))
     return emulator
+
+
+# -- botocore Stubber tests (what only AWS does): an EC2 client that sends nothing, and sleeps
+# recorded instead of slept.
+@pytest.fixture
+def ec2() -> Any:
+    import boto3
+
+    return boto3.client(
+        "ec2",
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",  # noqa: S106 - a stub, nothing is sent
+    )
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the pauses instead of sleeping them."""
+    pauses: list[float] = []
+    monkeypatch.setattr("time.sleep", pauses.append)
+    return pauses

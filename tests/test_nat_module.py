@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     RetryingBotoClientWrapper,
@@ -36,7 +35,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 from botocore.stub import ANY, Stubber
 
 from tests.support import (
-    REGION,
     ROOT,
     PlaybookRun,
     client,
@@ -585,23 +583,6 @@ def tables(targets: dict[str, str | None]) -> dict[str, Any]:
             for az, t in targets.items()
         ]
     }
-
-
-@pytest.fixture
-def ec2() -> Any:
-    return boto3.client(
-        "ec2",
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",  # noqa: S106 - a stub, nothing is sent
-    )
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    pauses: list[float] = []
-    monkeypatch.setattr("time.sleep", pauses.append)
-    return pauses
 
 
 def test_gateways_are_requested_together_then_waited_for_together(ec2: Any, no_sleep: list) -> None:

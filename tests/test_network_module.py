@@ -17,7 +17,6 @@ import importlib.util
 from collections import Counter
 from typing import Any
 
-import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     RetryingBotoClientWrapper,
@@ -502,23 +501,6 @@ class FakeModule:
 
     def fail_json_aws(self, error: Exception, msg: str, **_: Any) -> None:
         raise Failed(f"{msg}: {error}")
-
-
-@pytest.fixture
-def ec2() -> Any:
-    return boto3.client(
-        "ec2",
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",  # noqa: S106 - a stub, nothing is sent
-    )
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    pauses: list[float] = []
-    monkeypatch.setattr("time.sleep", pauses.append)
-    return pauses
 
 
 def error(stub: Stubber, operation: str, code: str, status: int = 400) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     RetryingBotoClientWrapper,
 )
 from botocore.stub import Stubber
 
-from tests.support import REGION, ROOT
+from tests.support import ROOT
 
 VPC = "vpc-0123456789abcdef0"
 SG_APP = "sg-0aaaaaaaaaaaaaaa1"
@@ -58,24 +57,6 @@ def violation(stub: Stubber, operation: str, times: int) -> None:
         stub.add_client_error(
             operation, service_error_code="DependencyViolation", http_status_code=400
         )
-
-
-@pytest.fixture
-def ec2() -> Any:
-    return boto3.client(
-        "ec2",
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",  # noqa: S106 - a stub, nothing is sent
-    )
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the pauses instead of sleeping them."""
-    pauses: list[float] = []
-    monkeypatch.setattr("time.sleep", pauses.append)
-    return pauses
 
 
 def groups_answer() -> dict[str, Any]:
