@@ -121,7 +121,8 @@ class _Counter(BaseHTTPRequestHandler):
         self.send_response(500)
         self.end_headers()
 
-    do_GET = do_POST = do_PUT = do_DELETE = _answer
+    # CONNECT too: set as HTTPS_PROXY, it counts a call to real AWS the same way.
+    do_GET = do_POST = do_PUT = do_DELETE = do_CONNECT = _answer
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -131,7 +132,8 @@ class _Counter(BaseHTTPRequestHandler):
 def counting_endpoint() -> Iterator[tuple[str, list[str]]]:
     """An HTTP endpoint on 127.0.0.1 that records every request and answers 500.
 
-    Pointing AWS_ENDPOINT_URL at it proves a run made no AWS call at all: the list stays empty.
+    Pointing AWS_ENDPOINT_URL (or HTTP(S)_PROXY) at it proves a run made no AWS call at all:
+    the list stays empty.
     """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
     server.calls = []  # type: ignore[attr-defined]

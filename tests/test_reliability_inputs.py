@@ -14,19 +14,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.reliability import record
-from tests.support import ROOT, _Counter, counting_env, recording_proxy, run_playbook
+from tests.support import ROOT, counting_endpoint, counting_env, recording_proxy, run_playbook
 
 READ_ONLY = ("Describe", "List", "Get")
 LONG_NAME = "shop-" + "a" * 24  # 29 characters: "<stack>-alb" would pass AWS's 32
@@ -355,25 +351,6 @@ CASES: list[Case] = [
 ]
 
 
-class _CountingProxy(_Counter):
-    """The counting endpoint, also counting CONNECT: an HTTPS call to real AWS via a proxy."""
-
-    do_CONNECT = _Counter._answer
-
-
-@contextmanager
-def _counting() -> Iterator[tuple[str, list[str]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingProxy)
-    server.calls = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.calls  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _closed_port() -> int:
     import socket
 
@@ -398,7 +375,7 @@ def _run_playbook_case(case: Case, emulator_endpoint: str | None) -> tuple[int, 
             run = run_playbook(case.entry, extra_vars=extra, env=counting_env(endpoint))
         calls = [op for _, op in recorded]
     else:
-        with _counting() as (endpoint, raw):
+        with counting_endpoint() as (endpoint, raw):
             run = run_playbook(case.entry, extra_vars=extra, env=counting_env(endpoint))
         calls = [_operation(c) for c in raw]
     if not case.reads:  # else only the zone lookup and its check, before "Create the VPC"
@@ -411,7 +388,7 @@ def _run_cli_case(case: Case, tmp_path: Path) -> tuple[int, str, list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     home = tmp_path / "home"  # no ~/.aws: the credential chain has only what the case sets
     home.mkdir()
-    with _counting() as (endpoint, raw):
+    with counting_endpoint() as (endpoint, raw):
         env.update(
             HOME=str(home),
             HASTACK_STATE_DIR=str(tmp_path / "state"),
