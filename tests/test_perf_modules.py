@@ -29,6 +29,8 @@ LIBRARY = os.pathsep.join(
         "roles/alb/library",
     )
 )
+# Role module_utils (shared code of a role's modules), found by a play only through its role.
+MODULE_UTILS = str(ROOT / "roles/launch_template/module_utils")
 READS = ("Describe", "List", "Get")
 
 
@@ -42,7 +44,7 @@ def play(
             [{"name": "Module test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
         )
     )
-    env = {"ANSIBLE_LIBRARY": LIBRARY}
+    env = {"ANSIBLE_LIBRARY": LIBRARY, "ANSIBLE_MODULE_UTILS": MODULE_UTILS}
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
     return run_playbook(str(book), env=env, args=["--check"] if check else [])
@@ -247,6 +249,90 @@ def test_app_secrets(aws_env: str, tmp_path: Path) -> None:
     assert left == ["/perf-sec/team"]  # the team's own secret is never touched
 
 
+# -- hastack_app_teardown --------------------------------------------------------------------
+
+
+def test_app_teardown(aws_env: str, tmp_path: Path) -> None:
+    """The role's whole destroy in one run: templates by name or tag, the tagged identity, the
+    generated secrets; a neighbour's template and a team's own secret are never touched."""
+    ec2 = client("ec2", aws_env)
+    ssm = client("ssm", aws_env)
+    data = {"InstanceType": "t3.micro"}
+
+    def template(name: str, tags: dict[str, str] | None = None) -> str:
+        spec = (
+            {
+                "TagSpecifications": [
+                    {
+                        "ResourceType": "launch-template",
+                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                    }
+                ]
+            }
+            if tags
+            else {}
+        )
+        made = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data, **spec)
+        return made["LaunchTemplate"]["LaunchTemplateId"]
+
+    by_name = template("perf-td-app")  # untagged: a run killed between create and tag
+    by_tag = template("perf-td-old", {"hastack:stack": "perf-td", "hastack:role": "app"})
+    neighbour = template("perf-td-nb-app", {"hastack:stack": "perf-td-nb", "hastack:role": "app"})
+    identity = {
+        "hastack_instance_identity": {
+            "name": "perf-td-app",
+            "trust_policy": TRUST,
+            "managed_policy_arns": [SSM_CORE],
+            "inline_policy_name": "read-app-parameters",
+            "inline_policy": INLINE,
+            "tags": {"hastack:stack": "perf-td"},
+        }
+    }
+    assert play(tmp_path, [identity]).rc == 0
+    ssm.put_parameter(
+        Name="/perf-td/generated",
+        Value="x" * 50,
+        Type="SecureString",
+        Tags=[{"Key": "hastack:stack", "Value": "perf-td"}],
+    )
+    ssm.put_parameter(Name="/perf-td/team", Value="keep", Type="SecureString")
+    task = {
+        "hastack_app_teardown": {"name": "perf-td-app", "stack_name": "perf-td"},
+        "register": "out",
+    }
+    shows = {
+        "ansible.builtin.assert": {
+            "that": [
+                f"out.launch_templates == {sorted([by_name, by_tag])}",
+                "out.deleted_secrets == ['/perf-td/generated']",
+                "'delete role perf-td-app' in out.actions",
+            ]
+        }
+    }
+
+    def templates() -> set[str]:
+        return {t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]}
+
+    assert rerun_reads_only(tmp_path, aws_env, [task, shows], check=True).changed == 1
+    assert {by_name, by_tag, neighbour} <= templates()
+    run = play(tmp_path, [task, shows])
+    assert run.rc == 0, run.failures()
+    assert run.changed == 1
+    left = templates()
+    assert by_name not in left
+    assert by_tag not in left
+    assert neighbour in left
+    iam = client("iam", aws_env)
+    assert "perf-td-app" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    profiles = iam.list_instance_profiles()["InstanceProfiles"]
+    assert "perf-td-app" not in [p["InstanceProfileName"] for p in profiles]
+    params = ssm.get_parameters_by_path(Path="/perf-td/", Recursive=True)["Parameters"]
+    assert [p["Name"] for p in params if p["Name"].startswith("/perf-td/")] == ["/perf-td/team"]
+    assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
+    ec2.delete_launch_template(LaunchTemplateId=neighbour)
+    ssm.delete_parameter(Name="/perf-td/team")
+
+
 # -- hastack_launch_inputs -------------------------------------------------------------------
 
 
@@ -269,6 +355,62 @@ def test_launch_inputs(aws_env: str, tmp_path: Path) -> None:
     unknown = {"hastack_launch_inputs": {"ami_id": "ami-00000000000000000"}, "register": "out"}
     none = {"ansible.builtin.assert": {"that": ["out.images == []"]}}
     assert play(tmp_path, [unknown, none]).rc == 0
+
+
+def test_launch_inputs_creates_missing_secrets_only_for_a_usable_ami(
+    aws_env: str, tmp_path: Path
+) -> None:
+    """The role's one read also checks the secrets; it creates the missing ones last, and not at
+    all when the AMI would fail the role's next check (so a bad AMI leaves nothing behind)."""
+    ssm = client("ssm", aws_env)
+    name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    secrets = {"DJANGO_SECRET_KEY": "/perf-lin/django"}
+    common = {
+        "ami_ssm_parameter": name,
+        "secrets": secrets,
+        "create_missing_secrets": True,
+        "secrets_tags": {"hastack:stack": "perf-lin"},
+    }
+
+    def made() -> list[str]:
+        found = ssm.get_parameters_by_path(Path="/perf-lin/", Recursive=True)["Parameters"]
+        return [p["Name"] for p in found if p["Name"].startswith("/perf-lin/")]
+
+    # Missing and not to be created: fails naming the setting, before anything is written.
+    refused = play(
+        tmp_path, [{"hastack_launch_inputs": {**common, "create_missing_secrets": False}}]
+    )
+    assert refused.rc != 0
+    assert "app_secrets.DJANGO_SECRET_KEY" in " ".join(m for _, m in refused.failures())
+    # An unknown AMI and a root volume too small for the AMI: nothing is created.
+    for bad in ({"ami_id": "ami-00000000000000000"}, {"root_volume_size": 1}):
+        task = {
+            "hastack_launch_inputs": {**common, "root_volume_size": 30, **bad},
+            "register": "out",
+        }
+        pending = {
+            "ansible.builtin.assert": {
+                "that": [
+                    "not out.ami_usable",
+                    "out.created == []",
+                    "out.secrets_pending == ['/perf-lin/django']",
+                ]
+            }
+        }
+        run = play(tmp_path, [task, pending])
+        assert run.rc == 0, run.failures()
+        assert run.changed == 0
+        assert made() == []
+    # A usable AMI: check mode reports it, a run creates it, the next run reads only.
+    task = {"hastack_launch_inputs": {**common, "root_volume_size": 30}, "register": "out"}
+    assert rerun_reads_only(tmp_path, aws_env, [task], check=True).changed == 1
+    assert made() == []
+    assert play(tmp_path, [task]).changed == 1
+    value = ssm.get_parameter(Name="/perf-lin/django", WithDecryption=True)["Parameter"]
+    assert value["Type"] == "SecureString"
+    assert len(value["Value"]) == 50
+    assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
+    ssm.delete_parameter(Name="/perf-lin/django")
 
 
 # -- hastack_scaling and hastack_asg_delete ---------------------------------------------------

@@ -7,6 +7,8 @@ Why: the role used community.aws.ssm_parameter once per secret to create the mis
 and an ssm_parameter lookup per secret to check them; this reads them all with one
 GetParameters (never decrypting) and writes only the missing ones. Its absent state finds
 the parameters hastack generated (by the stack's tag) and deletes them, also in one call.
+The role's deploy does the present half inside hastack_launch_inputs (one run fewer); the
+code is shared through module_utils/hastack_secrets.py.
 """
 
 from __future__ import annotations
@@ -51,101 +53,31 @@ created: {description: Parameters created (or that would be)., returned: always,
 deleted: {description: Parameters deleted (or that would be)., returned: always, type: list}
 """
 
-import contextlib
-import secrets as random
-import string
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible.module_utils.hastack_secrets import (
+    create_secrets,
+    delete_generated,
+    fail_missing,
+    missing_secrets,
+)
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-STACK_TAG = "hastack:stack"
-ALPHABET = string.ascii_letters + string.digits
 
 
 def present(module: AnsibleAWSModule, ssm) -> None:
     p = module.params
-    wanted = p["secrets"]
-    names = sorted(set(wanted.values()))
-    missing: set[str] = set()
-    try:
-        for i in range(0, len(names), 10):  # GetParameters takes at most 10 names
-            answer = ssm.get_parameters(
-                aws_retry=True, Names=names[i : i + 10], WithDecryption=False
-            )
-            missing.update(answer.get("InvalidParameters", []))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Failed to read the app secret parameters")
-    if missing and not p["create_missing"]:
-        key, name = next((k, v) for k, v in sorted(wanted.items()) if v in missing)
-        module.fail_json(
-            msg=(
-                f"app_secrets.{key}: SSM parameter {name} does not exist in {module.region}. "
-                "Create it before deploying, e.g. aws ssm put-parameter --type SecureString "
-                f"--name {name} --value '...', or set launch_template_create_missing_secrets=true "
-                "to have hastack generate a random one."
-            ),
-            missing=sorted(missing),
-        )
-    created = sorted(missing)
-    if not module.check_mode:
-        tags = [{"Key": str(k), "Value": str(v)} for k, v in p["tags"].items()]
-        for name in created:
-            try:
-                ssm.put_parameter(
-                    aws_retry=True,
-                    Name=name,
-                    Description=p["description"][:1024],
-                    Value="".join(random.choice(ALPHABET) for _ in range(50)),
-                    Type="SecureString",
-                    Overwrite=False,
-                    **({"Tags": tags} if tags else {}),
-                )
-            except is_boto3_error_code("ParameterAlreadyExists"):
-                # A retried put whose first attempt landed, or a concurrent run: it exists.
-                continue
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Failed to create parameter {name}")
+    created = missing_secrets(module, ssm, p["secrets"])
+    if created and not p["create_missing"]:
+        fail_missing(module, p["secrets"], created)
+    if created and not module.check_mode:
+        create_secrets(module, ssm, created, p["description"], p["tags"])
     module.exit_json(changed=bool(created), created=created, deleted=[])
 
 
 def absent(module: AnsibleAWSModule, ssm) -> None:
-    stack = module.params["stack_name"]
-    if not stack:
+    if not module.params["stack_name"]:
         module.fail_json(msg="stack_name is required with state=absent")
-    tagged = [{"Key": f"tag:{STACK_TAG}", "Option": "Equals", "Values": [stack]}]
-    try:
-        paginator = ssm.get_paginator("describe_parameters")
-        found = (
-            paginator.paginate(ParameterFilters=tagged).build_full_result().get("Parameters", [])
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Failed to list the stack's parameters")
-    doomed = []
-    for parameter in found:
-        # A filter an API ignores must not widen the delete: read each candidate's tags.
-        try:
-            tags = ssm.list_tags_for_resource(
-                aws_retry=True, ResourceType="Parameter", ResourceId=parameter["Name"]
-            )["TagList"]
-        except is_boto3_error_code(["InvalidResourceId", "ParameterNotFound"]):
-            continue
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to read the tags of {parameter['Name']}")
-        if any(t["Key"] == STACK_TAG and t["Value"] == stack for t in tags):
-            doomed.append(parameter["Name"])
-    if not module.check_mode:
-        for name in doomed:
-            try:
-                ssm.delete_parameter(aws_retry=True, Name=name)
-            except is_boto3_error_code("ParameterNotFound"):
-                continue
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Failed to delete parameter {name}")
-    module.exit_json(changed=bool(doomed), created=[], deleted=sorted(doomed))
+    deleted = delete_generated(module, ssm, module.params["stack_name"])
+    module.exit_json(changed=bool(deleted), created=[], deleted=deleted)
 
 
 def main() -> None:
