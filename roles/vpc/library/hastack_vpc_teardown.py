@@ -38,14 +38,17 @@ description:
   - Resources already gone are skipped, so a second run changes nothing.
 options:
   vpc_ids:
-    description: IDs of the VPCs to delete.
+    description:
+      - IDs of the VPCs to delete. Omitted, the VPCs tagged C(hastack:stack=<stack_name>) are
+        found and deleted (the tag checked again on each, so an ignored filter cannot widen
+        the delete).
     type: list
     elements: str
-    required: true
   stack_name:
     description:
       - Also delete internet gateways tagged C(hastack:stack) with this value that are attached
         to no VPC (left by a hand-made detach, or by a VPC deleted by hand).
+      - Required when I(vpc_ids) is omitted.
     type: str
   timeout:
     description: Seconds all the retries together may take before the module gives up.
@@ -66,9 +69,14 @@ EXAMPLES = r"""
   hastack_vpc_teardown:
     vpc_ids: ["vpc-0123456789abcdef0"]
     timeout: 600
+
+- name: Delete every VPC of a stack, found by its tag
+  hastack_vpc_teardown:
+    stack_name: shop-prod
 """
 
 RETURN = r"""
+vpc_ids: {description: The VPCs given or found., returned: always, type: list}
 deleted:
   description: IDs deleted (or, in check mode, to delete), by kind, in deletion order.
   returned: always
@@ -288,6 +296,20 @@ class Teardown:
             ):
                 self.deleted["internet_gateways"].append(igw)
 
+    def stack_vpcs(self, stack_name: str) -> list[str]:
+        """IDs of the VPCs tagged hastack:stack=<stack_name> (a failed deploy may leave two)."""
+        try:
+            found = self.client.describe_vpcs(
+                aws_retry=True, Filters=[{"Name": "tag:hastack:stack", "Values": [stack_name]}]
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            self.module.fail_json_aws(e, msg=f"Failed to look up the VPCs of stack {stack_name}")
+        return [
+            v["VpcId"]
+            for v in found["Vpcs"]
+            if {t["Key"]: t["Value"] for t in v.get("Tags", [])}.get("hastack:stack") == stack_name
+        ]
+
     def run(self, vpc_ids: list[str]) -> None:
         try:
             found = self.client.describe_vpcs(
@@ -306,22 +328,28 @@ class Teardown:
 def main() -> None:
     module = AnsibleAWSModule(
         argument_spec={
-            "vpc_ids": {"type": "list", "elements": "str", "required": True},
+            "vpc_ids": {"type": "list", "elements": "str"},
             "stack_name": {"type": "str"},
             "timeout": {"type": "int", "default": 300},
             "max_delay": {"type": "int", "default": 20},
         },
+        required_one_of=[("vpc_ids", "stack_name")],
         supports_check_mode=True,
     )
     if module.params["timeout"] <= 0 or module.params["max_delay"] <= 0:
         module.fail_json(msg="timeout and max_delay must be positive numbers of seconds")
     teardown = Teardown(module)
-    if module.params["vpc_ids"]:
-        teardown.run(module.params["vpc_ids"])
+    vpc_ids = module.params["vpc_ids"]
+    if vpc_ids is None:
+        vpc_ids = teardown.stack_vpcs(module.params["stack_name"])
+    if vpc_ids:
+        teardown.run(vpc_ids)
     if module.params["stack_name"]:
         teardown.detached_internet_gateways(module.params["stack_name"])
     changed = any(teardown.deleted.values())
-    module.exit_json(changed=changed, deleted=teardown.deleted, retries=teardown.retries)
+    module.exit_json(
+        changed=changed, vpc_ids=vpc_ids, deleted=teardown.deleted, retries=teardown.retries
+    )
 
 
 if __name__ == "__main__":
