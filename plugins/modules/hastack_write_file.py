@@ -1,5 +1,9 @@
 #!/usr/bin/python
-"""Write a small text file (the stack outputs), creating its folder: one module call."""
+"""Write or remove a small text file (the stack outputs), creating its folder.
+
+The work is done on the controller by the action plugin of the same name
+(plugins/action/hastack_write_file.py), without a module run; this file documents it.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,22 @@ module: hastack_write_file
 short_description: Write a text file, creating missing parent folders
 description:
   - What C(ansible.builtin.file) (the folder) and C(ansible.builtin.copy) (the content) do in two
-    module runs, in one. Changed only when the content or mode differs. Supports check mode and
-    diff.
+    module runs, done on the controller without a module run (an action plugin). Changed only
+    when the content or mode differs. Supports check mode and diff.
+  - The file is always on the controller, where hastack runs (every hastack play does).
 options:
   path:
     description: The file to write.
     type: path
     required: true
   content:
-    description: The whole text of the file.
+    description: The whole text of the file. Required with C(state=present).
     type: str
-    required: true
+  state:
+    description: C(present) writes the file, C(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
   mode:
     description: Permissions of the file (the folders get 0755).
     type: str
@@ -31,18 +40,19 @@ EXAMPLES = r"""
   hastack_write_file:
     path: "{{ hastack_state_dir }}/outputs/{{ stack_name }}.json"
     content: "{{ hastack_outputs | to_nice_json }}\n"
+
+- name: Remove them
+  hastack_write_file:
+    path: "{{ hastack_state_dir }}/outputs/{{ stack_name }}.json"
+    state: absent
 """
 
 RETURN = r"""
 path:
-  description: The file written.
+  description: The file written or removed.
   returned: always
   type: str
 """
-
-import os
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -51,33 +61,17 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "required": True},
-            "content": {"type": "str", "required": True},
+            "content": {"type": "str"},
             "mode": {"type": "str", "default": "0644"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
         supports_check_mode=True,
     )
-    path = module.params["path"]
-    content = module.params["content"]
-    try:
-        mode = int(module.params["mode"], 8)
-    except ValueError:
-        module.fail_json(msg=f"mode: {module.params['mode']!r} is not an octal mode such as 0644")
-    before = None
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            before = handle.read()
-    same_mode = before is not None and stat.S_IMODE(os.stat(path).st_mode) == mode
-    changed = before != content or not same_mode
-    diff = {"before": before or "", "after": content, "before_header": path, "after_header": path}
-    if changed and not module.check_mode:
-        folder = os.path.dirname(path) or "."
-        os.makedirs(folder, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".hastack-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, mode)
-        module.atomic_move(tmp, path)
-    module.exit_json(changed=changed, path=path, diff=diff)
+    module.fail_json(
+        msg="hastack_write_file runs on the controller through its action plugin "
+        "(plugins/action/hastack_write_file.py): add plugins/action to action_plugins, as "
+        "the project's ansible.cfg does."
+    )
 
 
 if __name__ == "__main__":
