@@ -43,8 +43,12 @@ INNER: dict[str, tuple[str, float]] = {
     "asg-wait": ("TASK [asg : present | Create or update the Auto Scaling group]", 0.9),
     # destroy: the group scaled to 0, waiting for its instances to end before deleting it
     "asg-delete-wait": ("TASK [asg : absent | Delete the stack's groups and wait until", 1.5),
-    # destroy: load balancer deleted, waiting for its network interfaces to go
-    "alb-eni-wait": ("TASK [alb : absent | Wait until no network interface uses them]", 1.0),
+    # destroy: inside the one call that deletes the load balancer, listeners and target group,
+    # then waits for the network interfaces on its security group to go
+    "alb-eni-wait": (
+        "TASK [alb : absent | Delete the load balancers, listeners and target groups",
+        1.0,
+    ),
     # destroy: inside the one call that deletes the NAT gateways, waits, then releases the EIPs
     "nat-delete-wait": (
         "TASK [nat : absent | Delete the NAT gateways, wait until they are gone",
