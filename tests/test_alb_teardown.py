@@ -284,27 +284,3 @@ def test_waits_for_the_interfaces_on_the_security_group_then_gives_up(
         assert run.rc == 0, run.stdout[-3000:]
         assert result["changed"] is False
         assert result["security_group_ids"] == [tier.sg]
-
-
-def test_documentation_parses_and_matches_the_options() -> None:
-    # ansible-doc (and the docs site) read DOCUMENTATION as YAML; a stray ": " breaks it
-    # without breaking the module.
-    import ast
-
-    tree = ast.parse((ROOT / "roles/alb/library/hastack_alb_teardown.py").read_text())
-    docs = {
-        node.targets[0].id: yaml.safe_load(node.value.value)
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN")
-    }
-    assert set(docs) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
-    assert set(docs["DOCUMENTATION"]["options"]) == {
-        "stack_name",
-        "confirm_delete_protected",
-        "wait_timeout",
-        "wait_delay",
-    }
-    assert set(docs["RETURN"]) == {"load_balancers", "target_groups", "security_group_ids"}
-    assert any("IAM actions" in line for line in docs["DOCUMENTATION"]["description"])

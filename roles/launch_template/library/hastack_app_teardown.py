@@ -19,7 +19,7 @@ description:
     C(hastack:role=app) (a run interrupted between creating and tagging leaves the template
     untagged; the name is the stack's own).
   - Then deletes the instance profile and the role named I(name) (managed policies detached,
-    inline policies deleted first), each only if it carries C(hastack:stack=<stack_name>): IAM
+    inline policies deleted first), each only if it carries C(hastack:stack=<stack_name>), as IAM
     names are account-wide.
   - Then deletes the SSM parameters tagged C(hastack:stack=<stack_name>), which are those
     hastack generated; a secret the team created is never touched.

@@ -20,7 +20,7 @@ description:
     any other inline policy, then creates or converges the instance profile of the same name
     (the role as its only role, the same tags).
   - C(absent) deletes the profile and the role (managed policies detached, inline policies
-    deleted first), each only if it carries C(hastack:stack=<stack_name>): IAM names are
+    deleted first), each only if it carries C(hastack:stack=<stack_name>), as IAM names are
     account-wide.
   - Check mode reads only and reports what would change.
   - IAM actions iam:GetRole, iam:CreateRole, iam:UpdateRole, iam:UpdateAssumeRolePolicy,

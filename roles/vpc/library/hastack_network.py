@@ -43,7 +43,7 @@ description:
     private subnet per zone (found by CIDR); a public route table sending 0.0.0.0/0 to the
     gateway and associated with exactly the public subnets (other routes it was given with
     CreateRoute are deleted); one private route table per zone associated with exactly that
-    zone's private subnet (its routes are never touched: the nat role owns them); the default
+    zone's private subnet (its routes are never touched, the nat role owns them); the default
     security group with no rules. Every resource carries C(tags) plus its own C(Name).
   - Reads with one Describe call per kind of resource for the whole VPC; a network that
     matches makes no other call. Resources are created with their tags (TagSpecifications);
