@@ -1,8 +1,9 @@
 #!/usr/bin/python
 """Write or remove a small text file (the stack outputs), creating its folder.
 
-The work is done on the controller by the action plugin of the same name
-(plugins/action/hastack_write_file.py), without a module run; this file documents it.
+Where the action plugin of the same name is on the plugin path (plugins/action, as the
+project's ansible.cfg sets), it runs this file's code on the controller without a module run;
+elsewhere (molecule's own ansible.cfg, another project's) this runs as an ordinary module.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ module: hastack_write_file
 short_description: Write a text file, creating missing parent folders
 description:
   - What C(ansible.builtin.file) (the folder) and C(ansible.builtin.copy) (the content) do in two
-    module runs, done on the controller without a module run (an action plugin). Changed only
-    when the content or mode differs. Supports check mode and diff.
-  - The file is always on the controller, where hastack runs (every hastack play does).
+    module runs, in one (and, through its action plugin, in none). Changed only when the
+    content or mode differs. Supports check mode and diff.
 options:
   path:
     description: The file to write.
@@ -54,7 +54,64 @@ path:
   type: str
 """
 
+import os
+import stat
+import tempfile
+
 from ansible.module_utils.basic import AnsibleModule
+
+
+def write(path: str, content: str, mode: int, check_mode: bool) -> tuple[bool, dict]:
+    """Write ``content`` to ``path`` (atomically, folders made) unless it is already so."""
+    before = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            before = handle.read()
+    same_mode = before is not None and stat.S_IMODE(os.stat(path).st_mode) == mode
+    changed = before != content or not same_mode
+    if changed and not check_mode:
+        folder = os.path.dirname(path) or "."
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".hastack-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)  # atomic on one file system
+    diff = {"before": before or "", "after": content, "before_header": path, "after_header": path}
+    return changed, diff
+
+
+def remove(path: str, check_mode: bool) -> tuple[bool, dict]:
+    """Remove ``path`` if it exists."""
+    if not os.path.exists(path):
+        return False, {"before": "", "after": "", "before_header": path}
+    with open(path, encoding="utf-8") as handle:
+        before = handle.read()
+    if not check_mode:
+        os.remove(path)
+    return True, {"before": before, "after": "", "before_header": path}
+
+
+def run(params: dict, check_mode: bool) -> dict:
+    """The module's result for ``params`` (path, content, mode, state), or failed with msg."""
+    path = os.path.expanduser(str(params.get("path") or ""))
+    state = params.get("state") or "present"
+    if not path or state not in ("present", "absent"):
+        return {"failed": True, "msg": "path is required and state must be present or absent"}
+    if state == "absent":
+        changed, diff = remove(path, check_mode)
+        return {"changed": changed, "path": path, "diff": diff}
+    if params.get("content") is None:
+        return {"failed": True, "msg": "content is required with state=present"}
+    try:
+        mode = int(str(params.get("mode") or "0644"), 8)
+    except ValueError:
+        return {
+            "failed": True,
+            "msg": f"mode: {params.get('mode')!r} is not an octal mode such as 0644",
+        }
+    changed, diff = write(path, str(params["content"]), mode, check_mode)
+    return {"changed": changed, "path": path, "diff": diff}
 
 
 def main() -> None:
@@ -67,11 +124,10 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    module.fail_json(
-        msg="hastack_write_file runs on the controller through its action plugin "
-        "(plugins/action/hastack_write_file.py): add plugins/action to action_plugins, as "
-        "the project's ansible.cfg does."
-    )
+    result = run(module.params, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(msg=result["msg"])
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
