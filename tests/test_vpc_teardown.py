@@ -173,3 +173,30 @@ def test_resources_already_gone_are_skipped(ec2: Any, no_sleep: list) -> None:
         teardown.subnets(VPC)
     assert teardown.deleted["subnets"] == []
     assert no_sleep == []
+
+
+def test_stack_vpcs_are_found_by_tag_and_checked_again(ec2: Any) -> None:
+    """Without vpc_ids the module finds the stack's VPCs itself. A filter the API ignored
+    (answering every VPC) must not widen the delete: each VPC's tag is checked again."""
+    teardown_module = load_module()
+
+    def vpc(vpc_id: str, stack: str | None) -> dict[str, Any]:
+        tags = [{"Key": "hastack:stack", "Value": stack}] if stack else []
+        return {"VpcId": vpc_id, "CidrBlock": "10.0.0.0/16", "Tags": tags}
+
+    with Stubber(ec2) as stub:
+        stub.add_response(
+            "describe_vpcs",
+            {
+                "Vpcs": [
+                    vpc("vpc-0aaaaaaaaaaaaaaa1", "shop"),
+                    vpc("vpc-0aaaaaaaaaaaaaaa2", "shop-nb"),
+                    vpc("vpc-0aaaaaaaaaaaaaaa3", None),
+                    vpc("vpc-0aaaaaaaaaaaaaaa4", "shop"),
+                ]
+            },
+            {"Filters": [{"Name": "tag:hastack:stack", "Values": ["shop"]}]},
+        )
+        teardown = teardown_module.Teardown(FakeModule(ec2, timeout=300))
+        found = teardown.stack_vpcs("shop")
+    assert found == ["vpc-0aaaaaaaaaaaaaaa1", "vpc-0aaaaaaaaaaaaaaa4"]
