@@ -3,6 +3,7 @@ boto3 clients on the emulator, and an endpoint that counts every AWS call it rec
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,10 +17,36 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from bench.hastack_bench import operation
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
+
+
+def load_source(relative: str) -> Any:
+    """Import a module, filter or plugin of the project from its file (``relative`` to the repo
+    root): Ansible finds them by path, not as packages, and tests drive their code directly."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec, path
+    assert spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve ``server`` (bound to 127.0.0.1) from a daemon thread; yields its base URL and shuts
+    it down after the block."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass(frozen=True)
@@ -137,13 +164,8 @@ def counting_endpoint() -> Iterator[tuple[str, list[str]]]:
     """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
     server.calls = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.calls  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url, server.calls  # type: ignore[attr-defined]
 
 
 def counting_env(endpoint: str) -> dict[str, str]:
@@ -172,17 +194,9 @@ def assert_rejected_before_aws(
 
 
 def _operation(headers: Any, path: str, body: bytes) -> tuple[str, str]:
-    """(service, operation) of one botocore request, whatever its protocol."""
-    auth = headers.get("Authorization", "")
-    service = auth.split("Credential=")[1].split("/")[3] if "Credential=" in auth else "?"
-    if target := headers.get("X-Amz-Target"):  # JSON protocol (SSM, ...)
-        return service, target.rsplit(".", 1)[-1]
-    if "/operation/" in path:  # Smithy RPC v2 CBOR (CloudWatch in recent botocore)
-        return service, path.rsplit("/", 1)[-1]
-    for pair in body.decode(errors="replace").split("&"):  # query protocol (EC2, ELBv2, IAM, ...)
-        if pair.startswith("Action="):
-            return service, pair[len("Action=") :]
-    return service, f"{headers.get('X-HTTP-Method', '')}{path}"
+    """(service, operation) of one botocore request: the benchmark's reading of it, split."""
+    service, _, name = operation(headers, path, body).partition(":")
+    return service, name
 
 
 class _Forwarder(BaseHTTPRequestHandler):
@@ -223,13 +237,8 @@ def recording_proxy(endpoint: str) -> Iterator[tuple[str, list[tuple[str, str]]]
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Forwarder)
     server.calls = []  # type: ignore[attr-defined]
     server.target = (target.hostname, target.port)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.calls  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url, server.calls  # type: ignore[attr-defined]
 
 
 def stack_leftovers(endpoint: str, stack: str) -> list[str]:

@@ -9,7 +9,6 @@ logic; on AWS the same tasks probe the load balancer's URL.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import PlaybookRun, assert_rejected_before_aws, client, run_playbook
+from tests.support import PlaybookRun, assert_rejected_before_aws, client, run_playbook, serving
 
 pytestmark = pytest.mark.emulator
 
@@ -38,14 +37,8 @@ def http_server(status: int) -> Iterator[str]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
 
 
 def check(**extra: Any) -> tuple[PlaybookRun, dict[str, dict[str, Any]]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +19,7 @@ import botocore.exceptions
 import pytest
 
 from tests.faultproxy import MIXED_KINDS, FaultProxy, mixed
-from tests.support import REGION, tag_filter
+from tests.support import REGION, serving, tag_filter
 
 pytestmark = pytest.mark.emulator
 
@@ -180,12 +179,8 @@ class _Ok(BaseHTTPRequestHandler):
 def stub_upstream() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url
 
 
 def _send(port: int, path: str, action: str) -> int | None:

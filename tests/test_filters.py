@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.support import ROOT
+from tests.support import load_source
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"plugins/filter/{name}.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_source(f"plugins/filter/{name}.py")
 
 
 net = _load("hastack_net")

@@ -19,7 +19,6 @@ at the end of this file.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,11 +34,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 from botocore.stub import ANY, Stubber
 
 from tests.support import (
-    ROOT,
     PlaybookRun,
     client,
+    load_source,
     recording_proxy,
     run_playbook,
+    serving,
     tags_of,
 )
 
@@ -84,11 +84,7 @@ MUTATING = ("Create", "Delete", "Replace", "Allocate", "Release", "Associate", "
 
 
 def load_module() -> Any:
-    path = ROOT / "roles/nat/library/hastack_nat_gateways.py"
-    spec = importlib.util.spec_from_file_location("hastack_nat_gateways", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_source("roles/nat/library/hastack_nat_gateways.py")
 
 
 # -- the emulator's view -----------------------------------------------------------------
@@ -283,13 +279,8 @@ def faulty_proxy(
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Faulty)
     server.calls, server.faults, server.lock = [], faults, threading.Lock()  # type: ignore[attr-defined]
     server.target = (target.hostname, target.port)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.calls  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url, server.calls  # type: ignore[attr-defined]
 
 
 def tag_value(params: dict[str, str], key: str) -> str:

@@ -13,7 +13,6 @@ the module's code with botocore's Stubber (as test_vpc_teardown.py does).
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from typing import Any
 
@@ -25,9 +24,9 @@ from botocore.stub import Stubber
 
 from tests.support import (
     REGION,
-    ROOT,
     PlaybookRun,
     client,
+    load_source,
     recording_proxy,
     run_playbook,
     tag_filter,
@@ -463,11 +462,7 @@ def test_layouts_the_live_network_cannot_take_fail_before_any_change(aws_env: st
 
 
 def load_module() -> Any:
-    path = ROOT / "roles/vpc/library/hastack_network.py"
-    spec = importlib.util.spec_from_file_location("hastack_network", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_source("roles/vpc/library/hastack_network.py")
 
 
 class Failed(Exception):

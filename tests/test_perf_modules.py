@@ -199,56 +199,6 @@ def test_instance_identity(aws_env: str, tmp_path: Path) -> None:
     assert "perf-id-app" not in profiles
 
 
-# -- hastack_app_secrets ---------------------------------------------------------------------
-
-
-def test_app_secrets(aws_env: str, tmp_path: Path) -> None:
-    ssm = client("ssm", aws_env)
-    ssm.put_parameter(Name="/perf-sec/team", Value="keep", Type="SecureString")
-    secrets = {"DJANGO_SECRET_KEY": "/perf-sec/django", "TEAM": "/perf-sec/team"}
-    task = {
-        "hastack_app_secrets": {
-            "secrets": secrets,
-            "create_missing": True,
-            "tags": {"hastack:stack": "perf-sec"},
-        }
-    }
-
-    check = rerun_reads_only(tmp_path, aws_env, [task], check=True)
-    assert check.changed == 1
-    assert [
-        p["Name"]
-        for p in ssm.get_parameters_by_path(Path="/perf-sec/", Recursive=True)["Parameters"]
-        if p["Name"].startswith("/perf-sec/")
-    ] == ["/perf-sec/team"]
-
-    missing = {"hastack_app_secrets": {"secrets": secrets}}
-    run = play(tmp_path, [missing])
-    assert run.rc != 0
-    assert "app_secrets.DJANGO_SECRET_KEY" in " ".join(m for _, m in run.failures())
-
-    assert play(tmp_path, [task]).changed == 1
-    made = ssm.get_parameter(Name="/perf-sec/django", WithDecryption=True)["Parameter"]
-    assert made["Type"] == "SecureString"
-    assert len(made["Value"]) == 50
-    assert (
-        ssm.get_parameter(Name="/perf-sec/team", WithDecryption=True)["Parameter"]["Value"]
-        == "keep"
-    )
-    assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
-    assert rerun_reads_only(tmp_path, aws_env, [missing]).changed == 0
-
-    absent = {"hastack_app_secrets": {"stack_name": "perf-sec", "state": "absent"}}
-    assert rerun_reads_only(tmp_path, aws_env, [absent], check=True).changed == 1
-    assert play(tmp_path, [absent]).changed == 1
-    left = [
-        p["Name"]
-        for p in ssm.get_parameters_by_path(Path="/perf-sec/", Recursive=True)["Parameters"]
-        if p["Name"].startswith("/perf-sec/")
-    ]
-    assert left == ["/perf-sec/team"]  # the team's own secret is never touched
-
-
 # -- hastack_app_teardown --------------------------------------------------------------------
 
 
@@ -361,10 +311,12 @@ def test_launch_inputs_creates_missing_secrets_only_for_a_usable_ami(
     aws_env: str, tmp_path: Path
 ) -> None:
     """The role's one read also checks the secrets; it creates the missing ones last, and not at
-    all when the AMI would fail the role's next check (so a bad AMI leaves nothing behind)."""
+    all when the AMI would fail the role's next check (so a bad AMI leaves nothing behind). A
+    secret the team made is never overwritten."""
     ssm = client("ssm", aws_env)
+    ssm.put_parameter(Name="/perf-team/token", Value="keep", Type="SecureString")
     name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-    secrets = {"DJANGO_SECRET_KEY": "/perf-lin/django"}
+    secrets = {"DJANGO_SECRET_KEY": "/perf-lin/django", "TEAM": "/perf-team/token"}
     common = {
         "ami_ssm_parameter": name,
         "secrets": secrets,
@@ -409,8 +361,14 @@ def test_launch_inputs_creates_missing_secrets_only_for_a_usable_ami(
     value = ssm.get_parameter(Name="/perf-lin/django", WithDecryption=True)["Parameter"]
     assert value["Type"] == "SecureString"
     assert len(value["Value"]) == 50
+    team = ssm.get_parameter(Name="/perf-team/token", WithDecryption=True)["Parameter"]
+    assert team["Value"] == "keep"
     assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
+    # Everything exists: without create_missing_secrets it only reads, too.
+    only_read = {"hastack_launch_inputs": {**common, "create_missing_secrets": False}}
+    assert rerun_reads_only(tmp_path, aws_env, [only_read]).changed == 0
     ssm.delete_parameter(Name="/perf-lin/django")
+    ssm.delete_parameter(Name="/perf-team/token")
 
 
 # -- hastack_scaling and hastack_asg_delete ---------------------------------------------------

@@ -8,7 +8,6 @@ its subnet and its untagged alarm included, and nothing once they are deleted.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from collections import Counter
@@ -26,7 +25,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from tests.support import REGION, ROOT, client, run_playbook
+from tests.support import REGION, client, load_source, run_playbook
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TRUST = json.dumps(
@@ -381,11 +380,7 @@ def test_sweep_lists_exactly_the_stacks_resources(aws_env: str, tmp_path: Path) 
 def test_load_balancer_tags_survive_one_deleted_since_listing() -> None:
     """AWS fails DescribeTags for a whole batch when one ARN is gone (another stack's destroy
     between the listing and the tags); moto answers with no tags, so this is stubbed."""
-    spec = importlib.util.spec_from_file_location(
-        "hastack_stack_info", ROOT / "plugins" / "modules" / "hastack_stack_info.py"
-    )
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module = load_source("plugins/modules/hastack_stack_info.py")
     elbv2 = boto3.client(
         "elbv2",
         region_name=REGION,

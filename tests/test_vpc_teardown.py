@@ -9,7 +9,6 @@ runs of the same module are in test_destroy.py.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 )
 from botocore.stub import Stubber
 
-from tests.support import ROOT
+from tests.support import load_source
 
 VPC = "vpc-0123456789abcdef0"
 SG_APP = "sg-0aaaaaaaaaaaaaaa1"
@@ -26,11 +25,7 @@ SG_ALB = "sg-0bbbbbbbbbbbbbbb2"
 
 
 def load_module() -> Any:
-    path = ROOT / "roles/vpc/library/hastack_vpc_teardown.py"
-    spec = importlib.util.spec_from_file_location("hastack_vpc_teardown", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_source("roles/vpc/library/hastack_vpc_teardown.py")
 
 
 class Failed(Exception):

@@ -95,6 +95,7 @@ def main() -> None:
     )
     retry = AWSRetry.jittered_backoff()
     errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+    ssm = module.client("ssm", retry_decorator=retry)  # the AMI parameter and the secrets
     try:
         caller = module.client("sts", retry_decorator=retry).get_caller_identity(aws_retry=True)
     except errors as e:
@@ -103,7 +104,6 @@ def main() -> None:
     if not ami_id:
         name = module.params["ami_ssm_parameter"]
         try:
-            ssm = module.client("ssm", retry_decorator=retry)
             ami_id = ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]
         except is_boto3_error_code("ParameterNotFound"):
             module.fail_json(
@@ -123,13 +123,12 @@ def main() -> None:
     p = module.params
     missing = []
     if p["secrets"]:
-        missing = missing_secrets(module, module.client("ssm", retry_decorator=retry), p["secrets"])
+        missing = missing_secrets(module, ssm, p["secrets"])
     if missing and not p["create_missing_secrets"]:
         fail_missing(module, p["secrets"], missing)
     usable = ami_usable(images, p["root_volume_size"])
     created = missing if usable else []
     if created and not module.check_mode:
-        ssm = module.client("ssm", retry_decorator=retry)
         create_secrets(module, ssm, created, p["secrets_description"], p["secrets_tags"])
     module.exit_json(
         changed=bool(created),

@@ -291,15 +291,10 @@ class NatGateways:
     def delete_nat(self, nat: dict[str, Any]) -> None:
         nat_id = nat["NatGatewayId"]
         self.act(f"delete NAT gateway {nat_id} ({_tags(nat).get('hastack:az', '?')})")
-        if self.check:
-            return
-        try:
-            self.ec2.delete_nat_gateway(aws_retry=True, NatGatewayId=nat_id)
-        except botocore.exceptions.ClientError as e:
-            if _code(e) not in GONE:
-                self.fail(e, f"Failed to delete NAT gateway {nat_id}")
-        except botocore.exceptions.BotoCoreError as e:
-            self.fail(e, f"Failed to delete NAT gateway {nat_id}")
+        if not self.check:
+            self.unless_gone(
+                f"delete NAT gateway {nat_id}", self.ec2.delete_nat_gateway, NatGatewayId=nat_id
+            )
 
     def release(self, eip: dict[str, Any]) -> None:
         allocation = eip["AllocationId"]
@@ -307,15 +302,22 @@ class NatGateways:
             f"release Elastic IP {allocation} {eip.get('PublicIp', '')}"
             f" ({_tags(eip).get('hastack:az', '?')})"
         )
-        if self.check:
-            return
+        if not self.check:
+            self.unless_gone(
+                f"release Elastic IP {allocation}",
+                self.ec2_release.release_address,
+                AllocationId=allocation,
+            )
+
+    def unless_gone(self, what: str, call: Any, **kwargs: Any) -> None:
+        """Make a deleting call; a resource already gone is not an error."""
         try:
-            self.ec2_release.release_address(aws_retry=True, AllocationId=allocation)
+            call(aws_retry=True, **kwargs)
         except botocore.exceptions.ClientError as e:
             if _code(e) not in GONE:
-                self.fail(e, f"Failed to release Elastic IP {allocation}")
+                self.fail(e, f"Failed to {what}")
         except botocore.exceptions.BotoCoreError as e:
-            self.fail(e, f"Failed to release Elastic IP {allocation}")
+            self.fail(e, f"Failed to {what}")
 
     # -- state=absent ----------------------------------------------------------------------
 
