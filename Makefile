@@ -8,9 +8,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Tools call each other by name (molecule runs ansible-config, ansible-playbook ...).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo deploy destroy check test lint molecule pytest bench clean
+.PHONY: collection-link setup demo deploy destroy check test lint molecule pytest bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) collection-link
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hastack needs Python 3.11 (ansible-core 2.19); set PYTHON=python3.11")'
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# This checkout as the collection hastack.stack, where ansible.cfg's collections_path looks.
+collection-link:
+	@mkdir -p .collections/ansible_collections/hastack
+	@ln -sfn ../../.. .collections/ansible_collections/hastack/stack
 
 demo: setup
 	$(BIN)/hastack deploy --env local

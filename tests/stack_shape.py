@@ -7,7 +7,7 @@ account by kind, tagged or not, so a test can also prove that a run left nothing
 behind (a deploy killed between a create call and its tagging call would): the difference
 between two snapshots must be exactly the stack.
 
-Written apart from the product's hastack_stack_info, as ``tests.support.stack_leftovers`` is.
+Written apart from the product's hastack.stack.stack_info, as ``tests.support.stack_leftovers`` is.
 """
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ def recording_proxy(endpoint: str) -> Iterator[tuple[str, list[tuple[str, str]]]
 def stack_leftovers(endpoint: str, stack: str) -> list[str]:
     """Everything of ``stack`` the emulator still holds, as "kind id" strings.
 
-    The tests' own sweep, written apart from the product's hastack_stack_info so that one
+    The tests' own sweep, written apart from the product's hastack.stack.stack_info so that one
     bug cannot hide in both: EC2 by tag (checked client-side), ELBv2 by tag, the Auto Scaling
     group, IAM and alarms by the stack's names, SSM parameters under /<stack>/.
     """

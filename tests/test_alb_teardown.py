@@ -1,4 +1,4 @@
-"""hastack_alb_teardown: the alb role's destroy in one module run, against the emulator.
+"""hastack.stack.alb_teardown: the alb role's destroy in one module run, against the emulator.
 
 Each test builds a stack's load balancer tier with boto3 (tagged as the role tags it), runs
 the module through a one-task playbook and asserts what the emulator holds afterwards. The
@@ -19,11 +19,10 @@ import botocore.exceptions
 import pytest
 import yaml
 
-from tests.support import ROOT, PlaybookRun, client, recording_proxy, run_playbook
+from tests.support import PlaybookRun, client, recording_proxy, run_playbook
 
 pytestmark = pytest.mark.emulator
 
-LIBRARY = str(ROOT / "roles/alb/library")
 TASK = "Tear down the load balancer tier"
 READS = ("Describe", "List", "Get")
 
@@ -149,13 +148,13 @@ def teardown(
 ) -> tuple[PlaybookRun, dict[str, Any]]:
     """Run the module once on localhost; the run and the module's result."""
     book = tmp_path / f"play-{len(list(tmp_path.glob('play-*.yml')))}.yml"
-    task = {"name": TASK, "hastack_alb_teardown": {"stack_name": stack, **options}}
+    task = {"name": TASK, "hastack.stack.alb_teardown": {"stack_name": stack, **options}}
     book.write_text(
         yaml.safe_dump(
             [{"name": "Module test", "hosts": "localhost", "gather_facts": False, "tasks": [task]}]
         )
     )
-    env = {"ANSIBLE_LIBRARY": LIBRARY}
+    env = {}
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
     run = run_playbook(str(book), env=env, args=["--check"] if check else [])

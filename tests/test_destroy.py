@@ -3,7 +3,7 @@ resources were deleted by hand. Destroys after killed deploys, and killed destro
 tests/test_interruptions.py.
 
 Every test asserts what the emulator holds afterwards with the tests' own sweep
-(``stack_leftovers``), independent of the product's hastack_stack_info. The emulator does not
+(``stack_leftovers``), independent of the product's hastack.stack.stack_info. The emulator does not
 enforce AWS's dependency rules (see ../shared/AWS_NOTES.md), so the order of deletion is
 checked on the API calls themselves, recorded by a forwarding proxy.
 """

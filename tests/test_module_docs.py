@@ -19,10 +19,7 @@ import yaml
 
 from tests.support import BIN, ROOT
 
-MODULES = sorted(
-    [*ROOT.glob("plugins/modules/*.py"), *ROOT.glob("roles/*/library/*.py")],
-    key=lambda p: p.stem,
-)
+MODULES = sorted(ROOT.glob("plugins/modules/*.py"), key=lambda p: p.stem)
 # Options every amazon.aws module takes through its documentation fragments.
 AWS_COMMON = {
     "access_key", "secret_key", "session_token", "profile", "endpoint_url", "aws_ca_bundle",
@@ -64,12 +61,11 @@ def test_documentation_is_yaml_and_matches_the_argument_spec(path: Path) -> None
 
 
 def test_ansible_doc_reads_every_module() -> None:
-    library = os.pathsep.join(sorted({str(p.parent) for p in MODULES}))
-    module_utils = os.pathsep.join(str(p) for p in sorted(ROOT.glob("roles/*/module_utils")))
+    names = [f"hastack.stack.{p.stem}" for p in MODULES]
     proc = subprocess.run(
-        [str(BIN / "ansible-doc"), "-t", "module", "--json", *[p.stem for p in MODULES]],
+        [str(BIN / "ansible-doc"), "-t", "module", "--json", *names],
         cwd=ROOT,
-        env={**os.environ, "ANSIBLE_LIBRARY": library, "ANSIBLE_MODULE_UTILS": module_utils},
+        env=dict(os.environ),
         capture_output=True,
         text=True,
         check=False,
@@ -77,7 +73,22 @@ def test_ansible_doc_reads_every_module() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     docs = json.loads(proc.stdout)
-    assert sorted(docs) == sorted(p.stem for p in MODULES), proc.stderr[-3000:]
+    assert sorted(docs) == sorted(names), proc.stderr[-3000:]
+
     for name, doc in docs.items():
         options = set(doc["doc"].get("options") or {}) - AWS_COMMON
         assert options, f"{name}: no options documented"
+
+
+def test_ansible_doc_lists_every_module_of_the_collection() -> None:
+    """`ansible-doc -l hastack.stack` names exactly the files under plugins/modules."""
+    proc = subprocess.run(
+        [str(BIN / "ansible-doc"), "-t", "module", "-l", "--json", "hastack.stack"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(json.loads(proc.stdout)) == sorted(f"hastack.stack.{p.stem}" for p in MODULES)

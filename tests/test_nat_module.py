@@ -1,4 +1,4 @@
-"""The nat role's one module call (roles/nat/library/hastack_nat_gateways.py), on the emulator.
+"""The nat role's one module call (plugins/modules/nat_gateways.py), on the emulator.
 
 Exactly one NAT gateway and one Elastic IP per zone, whatever happened before: a first build
 on two or three zones, a re-run (Describe calls only), answers lost on the way back (a proxy
@@ -49,9 +49,9 @@ NAT_ONLY = """---
   gather_facts: false
   environment: "{{ preflight_aws_env | default({}) }}"
   roles:
-    - role: preflight
-      preflight_roles: [nat]
-    - role: nat
+    - role: hastack.stack.preflight
+      preflight_roles: [hastack.stack.nat]
+    - role: hastack.stack.nat
 """
 
 # nat_wait false, something else, then the wait entry point (what site.yml may do on AWS).
@@ -61,9 +61,9 @@ REQUEST_THEN_WAIT = """---
   gather_facts: false
   environment: "{{ preflight_aws_env | default({}) }}"
   roles:
-    - role: preflight
-      preflight_roles: [nat]
-    - role: nat
+    - role: hastack.stack.preflight
+      preflight_roles: [hastack.stack.nat]
+    - role: hastack.stack.nat
       nat_wait: false
   tasks:
     - name: Stand-in for the load balancer provisioning meanwhile
@@ -72,7 +72,7 @@ REQUEST_THEN_WAIT = """---
 
     - name: Wait for the NAT gateways
       ansible.builtin.include_role:
-        name: nat
+        name: hastack.stack.nat
         tasks_from: wait
 """
 
@@ -84,7 +84,7 @@ MUTATING = ("Create", "Delete", "Replace", "Allocate", "Release", "Associate", "
 
 
 def load_module() -> Any:
-    return load_source("roles/nat/library/hastack_nat_gateways.py")
+    return load_source("plugins/modules/nat_gateways.py")
 
 
 # -- the emulator's view -----------------------------------------------------------------

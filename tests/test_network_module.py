@@ -1,4 +1,4 @@
-"""The vpc role's one module call (hastack_network) on the emulator, and its retries on stubs.
+"""The vpc role's one module call (hastack.stack.network) on the emulator, and its retries on stubs.
 
 The role is run as site.yml runs it (``--tags vpc``: preflight, then the vpc role), through a
 forwarding proxy that records every API call. What the emulator holds afterwards is checked
@@ -462,7 +462,7 @@ def test_layouts_the_live_network_cannot_take_fail_before_any_change(aws_env: st
 
 
 def load_module() -> Any:
-    return load_source("roles/vpc/library/hastack_network.py")
+    return load_source("plugins/modules/network.py")
 
 
 class Failed(Exception):
@@ -505,8 +505,8 @@ def error(stub: Stubber, operation: str, code: str, status: int = 400) -> None:
 def test_cold_build_waits_out_throttling_and_not_yet_visible_resources(
     ec2: Any, no_sleep: list[float]
 ) -> None:
-    hastack_network = load_module()
-    hastack_network.Network.read_workers = 1  # the stub answers in order
+    network_module = load_module()
+    network_module.Network.read_workers = 1  # the stub answers in order
     zones = {"AvailabilityZones": [{"ZoneName": z, "State": "available"} for z in ZONES[:3]]}
     with Stubber(ec2) as stub:
         error(stub, "describe_availability_zones", "RequestLimitExceeded")
@@ -569,7 +569,7 @@ def test_cold_build_waits_out_throttling_and_not_yet_visible_resources(
                 ],
             },
         )
-        result = hastack_network.Network(FakeModule(ec2)).run()
+        result = network_module.Network(FakeModule(ec2)).run()
         stub.assert_no_pending_responses()
     assert result["changed"]
     assert result["network"]["vpc_id"] == "vpc-1"
@@ -585,8 +585,8 @@ def test_cold_build_waits_out_throttling_and_not_yet_visible_resources(
 def test_not_found_on_a_resource_this_run_did_not_create_is_not_retried(
     ec2: Any, no_sleep: list[float]
 ) -> None:
-    hastack_network = load_module()
-    network = hastack_network.Network(FakeModule(ec2))
+    network_module = load_module()
+    network = network_module.Network(FakeModule(ec2))
     with Stubber(ec2) as stub:
         error(stub, "delete_route", "InvalidRouteTableID.NotFound")
         with pytest.raises(Failed, match="Failed to delete a route"):
@@ -601,8 +601,8 @@ def test_not_found_on_a_resource_this_run_did_not_create_is_not_retried(
 
 
 def test_check_mode_on_an_empty_region_only_reads(ec2: Any) -> None:
-    hastack_network = load_module()
-    hastack_network.Network.read_workers = 1
+    network_module = load_module()
+    network_module.Network.read_workers = 1
     with Stubber(ec2) as stub:  # any call not listed here fails the test
         stub.add_response(
             "describe_availability_zones",
@@ -610,7 +610,7 @@ def test_check_mode_on_an_empty_region_only_reads(ec2: Any) -> None:
         )
         stub.add_response("describe_vpcs", {"Vpcs": []})
         stub.add_response("describe_internet_gateways", {"InternetGateways": []})
-        result = hastack_network.Network(FakeModule(ec2, check_mode=True)).run()
+        result = network_module.Network(FakeModule(ec2, check_mode=True)).run()
         stub.assert_no_pending_responses()
     assert result["changed"]
     assert result["changes"][0] == "create VPC stub-vpc (10.0.0.0/16)"

@@ -8,29 +8,16 @@ calls, check mode must mutate nothing, and absent must remove what present made.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.support import ROOT, client, recording_proxy, run_playbook, tags_of
+from tests.support import client, recording_proxy, run_playbook, tags_of
 
 pytestmark = pytest.mark.emulator
 
-LIBRARY = os.pathsep.join(
-    str(ROOT / p)
-    for p in (
-        "plugins/modules",
-        "roles/asg/library",
-        "roles/scaling/library",
-        "roles/launch_template/library",
-        "roles/alb/library",
-    )
-)
-# Role module_utils (shared code of a role's modules), found by a play only through its role.
-MODULE_UTILS = str(ROOT / "roles/launch_template/module_utils")
 READS = ("Describe", "List", "Get")
 
 
@@ -44,7 +31,7 @@ def play(
             [{"name": "Module test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
         )
     )
-    env = {"ANSIBLE_LIBRARY": LIBRARY, "ANSIBLE_MODULE_UTILS": MODULE_UTILS}
+    env = {}
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
     return run_playbook(str(book), env=env, args=["--check"] if check else [])
@@ -66,7 +53,7 @@ def rerun_reads_only(
     return run
 
 
-# -- hastack_security_group ------------------------------------------------------------------
+# -- hastack.stack.security_group --
 
 
 def test_security_group(aws_env: str, tmp_path: Path) -> None:
@@ -74,7 +61,7 @@ def test_security_group(aws_env: str, tmp_path: Path) -> None:
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     peer = ec2.create_security_group(GroupName="perf-peer", Description="x", VpcId=vpc)["GroupId"]
     task = {
-        "hastack_security_group": {
+        "hastack.stack.security_group": {
             "name": "perf-sg",
             "description": "perf test",
             "vpc_id": vpc,
@@ -109,7 +96,9 @@ def test_security_group(aws_env: str, tmp_path: Path) -> None:
     assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
 
     # Check mode sees a change but makes none.
-    task["hastack_security_group"]["rules"] = task["hastack_security_group"]["rules"][:1]
+    task["hastack.stack.security_group"]["rules"] = task["hastack.stack.security_group"]["rules"][
+        :1
+    ]
     run = rerun_reads_only(tmp_path, aws_env, [task], check=True)
     assert run.changed == 1
     after = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
@@ -121,7 +110,7 @@ def test_security_group(aws_env: str, tmp_path: Path) -> None:
     assert all(not p.get("UserIdGroupPairs") for p in after["IpPermissions"])
 
 
-# -- hastack_instance_identity ---------------------------------------------------------------
+# -- hastack.stack.instance_identity --
 
 TRUST = {
     "Version": "2012-10-17",
@@ -149,7 +138,7 @@ SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 def test_instance_identity(aws_env: str, tmp_path: Path) -> None:
     iam = client("iam", aws_env)
     present = {
-        "hastack_instance_identity": {
+        "hastack.stack.instance_identity": {
             "name": "perf-id-app",
             "description": "perf",
             "trust_policy": TRUST,
@@ -179,7 +168,7 @@ def test_instance_identity(aws_env: str, tmp_path: Path) -> None:
     assert rerun_reads_only(tmp_path, aws_env, [present]).changed == 0
 
     absent = {
-        "hastack_instance_identity": {
+        "hastack.stack.instance_identity": {
             "name": "perf-id-app",
             "stack_name": "perf-id",
             "state": "absent",
@@ -189,7 +178,10 @@ def test_instance_identity(aws_env: str, tmp_path: Path) -> None:
     iam.get_role(RoleName="perf-id-app")  # still there
     # Another stack's tag: not deleted.
     other = {
-        "hastack_instance_identity": {**absent["hastack_instance_identity"], "stack_name": "x"}
+        "hastack.stack.instance_identity": {
+            **absent["hastack.stack.instance_identity"],
+            "stack_name": "x",
+        }
     }
     assert play(tmp_path, [other]).changed == 0
     assert play(tmp_path, [absent]).changed == 1
@@ -199,7 +191,7 @@ def test_instance_identity(aws_env: str, tmp_path: Path) -> None:
     assert "perf-id-app" not in profiles
 
 
-# -- hastack_app_teardown --------------------------------------------------------------------
+# -- hastack.stack.app_teardown --
 
 
 def test_app_teardown(aws_env: str, tmp_path: Path) -> None:
@@ -229,7 +221,7 @@ def test_app_teardown(aws_env: str, tmp_path: Path) -> None:
     by_tag = template("perf-td-old", {"hastack:stack": "perf-td", "hastack:role": "app"})
     neighbour = template("perf-td-nb-app", {"hastack:stack": "perf-td-nb", "hastack:role": "app"})
     identity = {
-        "hastack_instance_identity": {
+        "hastack.stack.instance_identity": {
             "name": "perf-td-app",
             "trust_policy": TRUST,
             "managed_policy_arns": [SSM_CORE],
@@ -247,7 +239,7 @@ def test_app_teardown(aws_env: str, tmp_path: Path) -> None:
     )
     ssm.put_parameter(Name="/perf-td/team", Value="keep", Type="SecureString")
     task = {
-        "hastack_app_teardown": {"name": "perf-td-app", "stack_name": "perf-td"},
+        "hastack.stack.app_teardown": {"name": "perf-td-app", "stack_name": "perf-td"},
         "register": "out",
     }
     shows = {
@@ -283,13 +275,13 @@ def test_app_teardown(aws_env: str, tmp_path: Path) -> None:
     ssm.delete_parameter(Name="/perf-td/team")
 
 
-# -- hastack_launch_inputs -------------------------------------------------------------------
+# -- hastack.stack.launch_inputs --
 
 
 def test_launch_inputs(aws_env: str, tmp_path: Path) -> None:
     name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
     ami = client("ssm", aws_env).get_parameter(Name=name)["Parameter"]["Value"]
-    task = {"hastack_launch_inputs": {"ami_ssm_parameter": name}, "register": "out"}
+    task = {"hastack.stack.launch_inputs": {"ami_ssm_parameter": name}, "register": "out"}
     check = {
         "ansible.builtin.assert": {
             "that": [
@@ -302,7 +294,10 @@ def test_launch_inputs(aws_env: str, tmp_path: Path) -> None:
         }
     }
     rerun_reads_only(tmp_path, aws_env, [task, check])
-    unknown = {"hastack_launch_inputs": {"ami_id": "ami-00000000000000000"}, "register": "out"}
+    unknown = {
+        "hastack.stack.launch_inputs": {"ami_id": "ami-00000000000000000"},
+        "register": "out",
+    }
     none = {"ansible.builtin.assert": {"that": ["out.images == []"]}}
     assert play(tmp_path, [unknown, none]).rc == 0
 
@@ -330,14 +325,14 @@ def test_launch_inputs_creates_missing_secrets_only_for_a_usable_ami(
 
     # Missing and not to be created: fails naming the setting, before anything is written.
     refused = play(
-        tmp_path, [{"hastack_launch_inputs": {**common, "create_missing_secrets": False}}]
+        tmp_path, [{"hastack.stack.launch_inputs": {**common, "create_missing_secrets": False}}]
     )
     assert refused.rc != 0
     assert "app_secrets.DJANGO_SECRET_KEY" in " ".join(m for _, m in refused.failures())
     # An unknown AMI and a root volume too small for the AMI: nothing is created.
     for bad in ({"ami_id": "ami-00000000000000000"}, {"root_volume_size": 1}):
         task = {
-            "hastack_launch_inputs": {**common, "root_volume_size": 30, **bad},
+            "hastack.stack.launch_inputs": {**common, "root_volume_size": 30, **bad},
             "register": "out",
         }
         pending = {
@@ -354,7 +349,7 @@ def test_launch_inputs_creates_missing_secrets_only_for_a_usable_ami(
         assert run.changed == 0
         assert made() == []
     # A usable AMI: check mode reports it, a run creates it, the next run reads only.
-    task = {"hastack_launch_inputs": {**common, "root_volume_size": 30}, "register": "out"}
+    task = {"hastack.stack.launch_inputs": {**common, "root_volume_size": 30}, "register": "out"}
     assert rerun_reads_only(tmp_path, aws_env, [task], check=True).changed == 1
     assert made() == []
     assert play(tmp_path, [task]).changed == 1
@@ -365,13 +360,13 @@ def test_launch_inputs_creates_missing_secrets_only_for_a_usable_ami(
     assert team["Value"] == "keep"
     assert rerun_reads_only(tmp_path, aws_env, [task]).changed == 0
     # Everything exists: without create_missing_secrets it only reads, too.
-    only_read = {"hastack_launch_inputs": {**common, "create_missing_secrets": False}}
+    only_read = {"hastack.stack.launch_inputs": {**common, "create_missing_secrets": False}}
     assert rerun_reads_only(tmp_path, aws_env, [only_read]).changed == 0
     ssm.delete_parameter(Name="/perf-lin/django")
     ssm.delete_parameter(Name="/perf-team/token")
 
 
-# -- hastack_scaling and hastack_asg_delete ---------------------------------------------------
+# -- hastack.stack.scaling_policies and hastack.stack.asg_delete --
 
 
 def make_group(aws_env: str, name: str, stack: str) -> None:
@@ -436,7 +431,7 @@ def test_scaling(aws_env: str, tmp_path: Path) -> None:
         {"name": "perf-sc-requests", "state": "absent", "spec": {}},
     ]
     task = {
-        "hastack_scaling": {
+        "hastack.stack.scaling_policies": {
             "asg_name": "perf-sc-asg",
             "policies": policies,
             "alarms": [{"name": "perf-sc-high", "policy": "perf-sc-up", "spec": alarm}],
@@ -464,7 +459,12 @@ def test_scaling(aws_env: str, tmp_path: Path) -> None:
 
     assert rerun_reads_only(tmp_path, aws_env, [task, arn_known]).changed == 0
 
-    absent = {"hastack_scaling": {**task["hastack_scaling"], "state": "absent"}}
+    absent = {
+        "hastack.stack.scaling_policies": {
+            **task["hastack.stack.scaling_policies"],
+            "state": "absent",
+        }
+    }
     assert rerun_reads_only(tmp_path, aws_env, [absent], check=True).changed == 1
     assert play(tmp_path, [absent]).changed == 1
     assert asc.describe_policies(AutoScalingGroupName="perf-sc-asg")["ScalingPolicies"] == []
@@ -475,7 +475,7 @@ def test_asg_delete(aws_env: str, tmp_path: Path) -> None:
     make_group(aws_env, "perf-del-asg", "perf-del")
     make_group(aws_env, "perf-del-neighbour", "perf-del-other")
     asc = client("autoscaling", aws_env)
-    task = {"hastack_asg_delete": {"stack_name": "perf-del", "wait_timeout": 60}}
+    task = {"hastack.stack.asg_delete": {"stack_name": "perf-del", "wait_timeout": 60}}
 
     assert rerun_reads_only(tmp_path, aws_env, [task], check=True).changed == 1
     assert (

@@ -1,4 +1,4 @@
-"""hastack_stack_info, the leak sweep of destroy.yml, run for real against the emulator.
+"""hastack.stack.stack_info, the leak sweep of destroy.yml, run for real against the emulator.
 
 Two stacks are built directly with boto3: one, and a neighbour whose name extends it
 (``sweep-x`` and ``sweep-x-cpu``) so every name prefix and loose tag filter would catch the
@@ -47,17 +47,17 @@ PLAYBOOK = """
   gather_facts: false
   tasks:
     - name: Sweep each stack
-      hastack_stack_info:
+      hastack.stack.stack_info:
         stack_name: "{{ item }}"
       loop: "{{ sweep_stacks }}"
 
     - name: Sweep the first stack in check mode
-      hastack_stack_info:
+      hastack.stack.stack_info:
         stack_name: "{{ sweep_stacks[0] }}"
       check_mode: true
 
     - name: Sweep the first stack's SSM parameters only
-      hastack_stack_info:
+      hastack.stack.stack_info:
         stack_name: "{{ sweep_stacks[0] }}"
         services: [ssm]
 """
@@ -380,7 +380,7 @@ def test_sweep_lists_exactly_the_stacks_resources(aws_env: str, tmp_path: Path) 
 def test_load_balancer_tags_survive_one_deleted_since_listing() -> None:
     """AWS fails DescribeTags for a whole batch when one ARN is gone (another stack's destroy
     between the listing and the tags); moto answers with no tags, so this is stubbed."""
-    module = load_source("plugins/modules/hastack_stack_info.py")
+    module = load_source("plugins/modules/stack_info.py")
     elbv2 = boto3.client(
         "elbv2",
         region_name=REGION,

@@ -96,7 +96,7 @@ RENDER = """\
   tasks:
     - name: Validate the settings and load the role's defaults and vars
       ansible.builtin.include_role:
-        name: launch_template
+        name: hastack.stack.launch_template
         tasks_from: validate
         public: true
     - name: Write the boot script

@@ -1,4 +1,4 @@
-"""hastack_vpc_teardown's answer to DependencyViolation: bounded, backed-off retries.
+"""hastack.stack.vpc_teardown's answer to DependencyViolation: bounded, backed-off retries.
 
 The emulator cannot show this behaviour: moto deletes a security group or subnet that
 network interfaces still use, and AWS does not (for minutes after a load balancer, NAT
@@ -25,7 +25,7 @@ SG_ALB = "sg-0bbbbbbbbbbbbbbb2"
 
 
 def load_module() -> Any:
-    return load_source("roles/vpc/library/hastack_vpc_teardown.py")
+    return load_source("plugins/modules/vpc_teardown.py")
 
 
 class Failed(Exception):

@@ -1,9 +1,12 @@
-"""hastack_write_file: the same results through its action plugin (the controller, no module
-run: the project's ansible.cfg) and as a plain module (molecule's or another project's
-ansible.cfg, which does not name plugins/action)."""
+"""hastack.stack.write_file: the same results through its action plugin (the controller, no module
+run, for a local connection) and as a plain module (what a non-local connection runs), here run
+in-process the way Ansible runs a module: arguments in, one JSON result out."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -11,21 +14,44 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import ROOT, run_playbook
+from tests.support import load_source, run_playbook
 
 
 def play(tmp_path: Path, args: dict[str, Any], *, plugin: bool, check: bool = False) -> Any:
     book = tmp_path / "play.yml"
-    task = {"name": "Write", "hastack_write_file": args, "register": "out"}
+    task = {"name": "Write", "hastack.stack.write_file": args, "register": "out"}
     book.write_text(
         yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}])
     )
-    env = {}
     if not plugin:
-        cfg = tmp_path / "ansible.cfg"
-        cfg.write_text(f"[defaults]\nlibrary = {ROOT / 'plugins/modules'}\n")
-        env["ANSIBLE_CONFIG"] = str(cfg)
-    return run_playbook(str(book), inventory="local", env=env, args=["--check"] if check else [])
+        return ModuleRun(args, check)
+    return run_playbook(str(book), inventory="local", args=["--check"] if check else [])
+
+
+class ModuleRun:
+    """The module's main() with Ansible's argument passing, as a non-local connection runs it."""
+
+    def __init__(self, args: dict[str, Any], check: bool) -> None:
+        from ansible.module_utils import basic
+        from ansible.module_utils.common.text.converters import to_bytes
+
+        module = load_source("plugins/modules/write_file.py")
+        payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check}}
+        out = io.StringIO()
+        with (
+            contextlib.redirect_stdout(out),
+            pytest.MonkeyPatch.context() as mp,
+            contextlib.suppress(SystemExit),
+        ):
+            mp.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps(payload)))
+            mp.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+            module.main()
+        self.result = json.loads(out.getvalue())
+        self.rc = 1 if self.result.get("failed") else 0
+        self.changed = int(bool(self.result.get("changed")))
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [("Write", str(self.result.get("msg")))] if self.rc else []
 
 
 def result(run: Any) -> dict[str, Any]:
@@ -70,16 +96,13 @@ def test_the_action_plugin_runs_no_module(tmp_path: Path) -> None:
     target = tmp_path / "x.txt"
     args = {"path": str(target), "content": "x"}
     book = tmp_path / "play.yml"
-    task = {"name": "Write", "hastack_write_file": args}
+    task = {"name": "Write", "hastack.stack.write_file": args}
+    control = {"name": "Stat", "ansible.builtin.stat": {"path": str(target)}}
     book.write_text(
-        yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}])
+        yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task, control]}])
     )
-    fast = run_playbook(str(book), args=["-vvv"])
-    assert fast.rc == 0
-    assert "AnsiballZ_hastack_write_file" not in fast.stdout + fast.stderr
-    cfg = tmp_path / "ansible.cfg"
-    cfg.write_text(f"[defaults]\nlibrary = {ROOT / 'plugins/modules'}\n")
-    target.unlink()
-    slow = run_playbook(str(book), args=["-vvv"], env={"ANSIBLE_CONFIG": str(cfg)})
-    assert slow.rc == 0
-    assert "AnsiballZ_hastack_write_file" in slow.stdout + slow.stderr
+    run = run_playbook(str(book), args=["-vvv"])
+    assert run.rc == 0
+    assert target.read_text() == "x"
+    assert "AnsiballZ_stat" in run.stdout + run.stderr  # a module run shows this way
+    assert "AnsiballZ_write_file" not in run.stdout + run.stderr

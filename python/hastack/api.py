@@ -508,7 +508,7 @@ class _Collector:
 
 # Where the tasks that validate settings live: every role's tasks/validate.yml (preflight
 # includes them, and its own), argument specs, check.yml's own settings; and the target check
-# (preflight's hastack_aws_reach), whose failures on a setting say so.
+# (preflight's hastack.stack.aws_reach), whose failures on a setting say so.
 _VALIDATION_PATHS = re.compile(r"/tasks/validate\.yml:\d+$")
 _VALIDATION_TASKS = ("Validating arguments against arg spec", "Validate the check settings")
 

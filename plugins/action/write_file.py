@@ -1,5 +1,5 @@
 # Apache-2.0 (see the project licence)
-"""hastack_write_file on the controller: the module's own code (plugins/modules/) run in the
+"""hastack.stack.write_file on the controller: the module's own code (plugins/modules/) run in the
 task's process, without a module run (~0.3 s each on a deploy and a destroy).
 
 The files it handles (the stack outputs under the state directory) belong to the machine
@@ -21,7 +21,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         if self._connection.transport not in ("local", "ansible.builtin.local"):
             return {**result, **self._execute_module(task_vars=task_vars)}
-        source = self._shared_loader_obj.module_loader.find_plugin("hastack_write_file")
+        source = self._shared_loader_obj.module_loader.find_plugin("hastack.stack.write_file")
         spec = importlib.util.spec_from_file_location("hastack_write_file_module", source)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -135,6 +135,6 @@ class FilterModule:
 
     def filters(self) -> dict:
         return {
-            "hastack_subnet_cidrs": hastack_subnet_cidrs,
-            "hastack_network_errors": hastack_network_errors,
+            "subnet_cidrs": hastack_subnet_cidrs,
+            "network_errors": hastack_network_errors,
         }

@@ -26,7 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 DOCUMENTATION = r"""
-module: hastack_vpc_teardown
+module: vpc_teardown
 short_description: Delete VPCs and everything inside them, retrying DependencyViolation
 description:
   - For each VPC, deletes the non-main route tables, the internet gateways, the non-default
@@ -66,12 +66,12 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Delete the stack's VPCs with their contents
-  hastack_vpc_teardown:
+  hastack.stack.vpc_teardown:
     vpc_ids: ["vpc-0123456789abcdef0"]
     timeout: 600
 
 - name: Delete every VPC of a stack, found by its tag
-  hastack_vpc_teardown:
+  hastack.stack.vpc_teardown:
     stack_name: shop-prod
 """
 

@@ -9,7 +9,7 @@ elsewhere (molecule's own ansible.cfg, another project's) this runs as an ordina
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_write_file
+module: write_file
 short_description: Write a text file, creating missing parent folders
 description:
   - What C(ansible.builtin.file) (the folder) and C(ansible.builtin.copy) (the content) do in two
@@ -37,12 +37,12 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Write the outputs
-  hastack_write_file:
+  hastack.stack.write_file:
     path: "{{ hastack_state_dir }}/outputs/{{ stack_name }}.json"
     content: "{{ hastack_outputs | to_nice_json }}\n"
 
 - name: Remove them
-  hastack_write_file:
+  hastack.stack.write_file:
     path: "{{ hastack_state_dir }}/outputs/{{ stack_name }}.json"
     state: absent
 """

@@ -38,7 +38,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 )
 
 DOCUMENTATION = r"""
-module: hastack_nat_gateways
+module: nat_gateways
 short_description: A stack's NAT gateways with their Elastic IPs and private default routes
 description:
   - With I(state=present), gives each zone the mode wants one NAT gateway with its own tagged
@@ -109,7 +109,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: One NAT gateway per zone, private subnets routed to their own zone's
-  hastack_nat_gateways:
+  hastack.stack.nat_gateways:
     stack_name: web
     mode: per_az
     vpc_id: "{{ vpc_result.vpc_id }}"
@@ -118,7 +118,7 @@ EXAMPLES = r"""
     tags: {"hastack:stack": web}
 
 - name: Remove them and their Elastic IPs
-  hastack_nat_gateways:
+  hastack.stack.nat_gateways:
     stack_name: web
     state: absent
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Apache-2.0 (see the project licence)
-# ruff: noqa: E402  (Ansible modules put DOCUMENTATION before their imports)
+
 """Find a stack's Auto Scaling groups by tag, force-delete them and wait until they are gone.
 
 Why not amazon.aws.autoscaling_group state=absent: it sets the sizes to 0, polls the
@@ -13,7 +13,7 @@ are one module call instead of two.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_asg_delete
+module: asg_delete
 short_description: Delete every Auto Scaling group of a stack and wait until they are gone
 description:
   - Lists the region's Auto Scaling groups and selects those tagged C(hastack:stack=<stack_name>).
@@ -45,7 +45,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Delete the stack's groups
-  hastack_asg_delete:
+  hastack.stack.asg_delete:
     stack_name: shop-prod
     wait_timeout: 600
 """

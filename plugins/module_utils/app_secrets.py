@@ -1,7 +1,7 @@
 # Apache-2.0 (see the project licence)
 """The app's secret SSM parameters: check they exist, create the missing ones, delete the
-generated ones. Shared by library/hastack_launch_inputs.py (present, in the same run as the
-other reads) and library/hastack_app_teardown.py (absent).
+generated ones. Shared by plugins/modules/launch_inputs.py (present, in the same run as the
+other reads) and plugins/modules/app_teardown.py (absent).
 
 Values are never returned or logged: parameters are read without decryption and a created
 value goes only to PutParameter.

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_stack_info
+module: stack_info
 short_description: List every AWS resource that belongs to a hastack stack
 description:
   - Finds, across EC2, ELBv2, Auto Scaling, IAM, CloudWatch and SSM, every resource tagged
@@ -51,12 +51,12 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Sweep every service for anything still tagged with the stack
-  hastack_stack_info:
+  hastack.stack.stack_info:
     stack_name: shop-prod
   register: leftovers
 
 - name: Find the SSM parameters of the stack only
-  hastack_stack_info:
+  hastack.stack.stack_info:
     stack_name: shop-prod
     services: [ssm]
   register: secrets

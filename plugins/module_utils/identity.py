@@ -1,8 +1,8 @@
 # Apache-2.0 (see the project licence)
 """The app instances' IAM role, its policies and its instance profile: converge or delete.
 
-Shared by library/hastack_instance_identity.py (deploy and destroy) and
-library/hastack_app_teardown.py (the role's whole destroy in one run).
+Shared by plugins/modules/instance_identity.py (deploy and destroy) and
+plugins/modules/app_teardown.py (the role's whole destroy in one run).
 """
 
 from __future__ import annotations

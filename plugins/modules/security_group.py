@@ -11,7 +11,7 @@ deploy paid ~3.7 s per group. This module reads the group back by id with a jitt
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_security_group
+module: security_group
 short_description: Create or converge a VPC security group (rules and tags purged)
 description:
   - Finds the group by VPC and name; creates it (tagged at creation) when missing.
@@ -53,7 +53,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: App port from the load balancer only
-  hastack_security_group:
+  hastack.stack.security_group:
     name: shop-prod-app
     description: app instances
     vpc_id: vpc-0123

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     import botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.hastack.stack.plugins.module_utils.target import (
+    TargetError,
+    TargetUnreachable,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.target import (
+    check_target as check,
+)
 
 DOCUMENTATION = r"""
-module: hastack_aws_reach
+module: aws_reach
 short_description: Check that AWS (or an emulator) answers, with botocore's retries only
 description:
   - Calls STS GetCallerIdentity once. It needs no IAM permission, so it fails only when the
@@ -31,8 +37,9 @@ description:
   - On failure the message names the endpoint, the AWS error, how many attempts were made
     and the retry setting.
   - With I(target_check), first checks the region, C(AWS_ENDPOINT_URL) and the credential
-    chain without any AWS call (C(hastack.config), which the wrapper also runs), so a setting
-    a person can fix is refused with its own message before the first call.
+    chain without any AWS call (the collection's C(target) module_utils, which the hastack
+    wrapper also loads), so a setting a person can fix is refused with its own message
+    before the first call.
 options:
   target_check:
     description: Check the target before the call.
@@ -46,10 +53,6 @@ options:
         description: The inventory starts the embedded emulator (no credentials needed).
         type: bool
         default: false
-      python_path:
-        description: The project's python/ folder, where the hastack package is.
-        type: path
-        required: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -57,7 +60,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Check that the target answers
-  hastack_aws_reach:
+  hastack.stack.aws_reach:
 """
 
 RETURN = r"""
@@ -65,6 +68,10 @@ setting_error:
   description: The target check failed on a setting (region, endpoint URL, credentials).
   returned: failure
   type: bool
+setting:
+  description: The setting to fix, when I(setting_error) is true.
+  returned: failure
+  type: str
 account:
   description: Account the credentials belong to.
   returned: success
@@ -85,21 +92,17 @@ attempts:
 
 
 def check_target(module: AnsibleAWSModule) -> None:
-    """The wrapper's own checks of region, endpoint and credentials (hastack.config)."""
+    """Region, endpoint and credentials, without an AWS call (module_utils/target.py)."""
     spec = module.params["target_check"]
     if not spec:
         return
-    sys.path.insert(0, spec["python_path"])
-    try:
-        from hastack.config import check_target as check
-        from hastack.errors import HastackError, SettingError
-    except ImportError as e:
-        module.fail_json(msg=f"cannot load hastack.config from {spec['python_path']}: {e}")
     try:
         check(os.environ, emulator=spec["emulator"], region=spec["region"])
-    except HastackError as e:
+    except TargetError as e:
         # setting_error: a value a person must fix (the wrapper exits 3), not an outage.
-        module.fail_json(msg=str(e), setting_error=isinstance(e, SettingError))
+        module.fail_json(msg=str(e), setting_error=True, setting=e.setting)
+    except TargetUnreachable as e:
+        module.fail_json(msg=str(e), setting_error=False)
 
 
 def main() -> None:
@@ -110,7 +113,6 @@ def main() -> None:
                 "options": {
                     "region": {"type": "str", "required": True},
                     "emulator": {"type": "bool", "default": False},
-                    "python_path": {"type": "path", "required": True},
                 },
             }
         },

@@ -10,7 +10,7 @@ verify share it, so there is one definition of a healthy stack.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_stack_audit
+module: stack_audit
 short_description: Check a live hastack stack's invariants
 description:
   - Reads the stack's network, load balancer, Auto Scaling group, launch template, instance
@@ -65,7 +65,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Audit the stack
-  hastack_stack_audit:
+  hastack.stack.stack_audit:
     stack_name: shop-prod
     app_port: 8000
     launch_template_name: shop-prod-app

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Apache-2.0 (see the project licence)
-# ruff: noqa: E402  (Ansible modules put DOCUMENTATION before their imports)
+
 """Set (or remove) an Auto Scaling group's scaling policies and CloudWatch alarms in one call.
 
 Why: community.aws.autoscaling_policy and amazon.aws.cloudwatch_metric_alarm handle one
@@ -13,7 +13,7 @@ what differs, so an unchanged stack costs two reads.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_scaling
+module: scaling_policies
 short_description: Scaling policies and their CloudWatch alarms, all in one call
 description:
   - Each policy is given as the arguments of PutScalingPolicy (without PolicyName and
@@ -55,7 +55,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Track average CPU
-  hastack_scaling:
+  hastack.stack.scaling_policies:
     asg_name: shop-prod-asg
     policies:
       - name: shop-prod-cpu-target

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_autoscaling_policy_info
+module: autoscaling_policy_info
 short_description: List the scaling policies of an Auto Scaling group
 description:
   - Returns every scaling policy of one Auto Scaling group, as DescribePolicies gives them.
@@ -23,7 +23,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Read the group's policies
-  hastack_autoscaling_policy_info:
+  hastack.stack.autoscaling_policy_info:
     asg_name: shop-prod-asg
   register: policies
 """

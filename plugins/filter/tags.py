@@ -29,4 +29,4 @@ class FilterModule:
     """hastack tag filters."""
 
     def filters(self) -> dict:
-        return {"hastack_owned": hastack_owned}
+        return {"owned": hastack_owned}

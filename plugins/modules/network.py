@@ -32,7 +32,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 )
 
 DOCUMENTATION = r"""
-module: hastack_network
+module: network
 short_description: Converge a stack's VPC, subnets, internet gateway, route tables and default group
 description:
   - Looks up the region's available zones and picks the wanted ones (C(azs), or the first
@@ -96,7 +96,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Build the network
-  hastack_network:
+  hastack.stack.network:
     stack_name: web-prod
     tags: {"hastack:stack": web-prod}
     cidr_block: 10.0.0.0/16

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Apache-2.0 (see the project licence)
-# ruff: noqa: E402  (Ansible modules put DOCUMENTATION before their imports)
+
 """Read what the launch template is built from: the account, the AMI id, the AMI itself and
 the app's secret parameters; create the missing secrets if asked, once the AMI is known good.
 
@@ -13,7 +13,7 @@ I(root_volume_size)), so a deploy with a bad AMI still creates nothing.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_launch_inputs
+module: launch_inputs
 short_description: The account, the AMI (given or named by an SSM parameter), the app secrets
 description:
   - Calls GetCallerIdentity; reads I(ami_ssm_parameter) when I(ami_id) is empty; reads the AMI
@@ -48,7 +48,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Account and AMI
-  hastack_launch_inputs:
+  hastack.stack.launch_inputs:
     ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
 """
 
@@ -74,10 +74,14 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
     import botocore
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.hastack_secrets import create_secrets, fail_missing, missing_secrets
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.app_secrets import (
+    create_secrets,
+    fail_missing,
+    missing_secrets,
+)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Apache-2.0 (see the project licence)
-# ruff: noqa: E402  (Ansible modules put DOCUMENTATION before their imports)
+
 """The launch_template role's whole destroy in one run: launch templates, instance profile and
 role, generated secrets.
 
@@ -12,7 +12,7 @@ identity and secrets code is shared with the deploy's modules (module_utils/).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_app_teardown
+module: app_teardown
 short_description: Delete the app's launch templates, instance role and profile, generated secrets
 description:
   - Deletes the launch templates named I(name) or tagged C(hastack:stack=<stack_name>) and
@@ -44,7 +44,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Remove the app's template, identity and generated secrets
-  hastack_app_teardown:
+  hastack.stack.app_teardown:
     name: shop-prod-app
     stack_name: shop-prod
 """
@@ -60,11 +60,11 @@ import contextlib
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     import botocore
 
-from ansible.module_utils.hastack_identity import Identity
-from ansible.module_utils.hastack_secrets import delete_generated
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.app_secrets import delete_generated
+from ansible_collections.hastack.stack.plugins.module_utils.identity import Identity
 
 
 def launch_templates(module: AnsibleAWSModule, ec2) -> list[str]:

@@ -34,4 +34,4 @@ class FilterModule:
     """hastack audit filters."""
 
     def filters(self) -> dict:
-        return {"hastack_probe_findings": hastack_probe_findings}
+        return {"probe_findings": hastack_probe_findings}

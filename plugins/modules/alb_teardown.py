@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Apache-2.0 (see the project licence)
-# ruff: noqa: E402  (Ansible modules put DOCUMENTATION before their imports)
+
 """Delete a stack's load balancers, listeners and target groups, then wait for the interfaces.
 
 Why one module: the destroy used to run six (info, attributes, elb_application_lb,
@@ -12,7 +12,7 @@ does the same steps in the same order in one run, under one deadline.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_alb_teardown
+module: alb_teardown
 short_description: Delete a stack's load balancers and target groups, then wait for their interfaces
 description:
   - Lists the region's load balancers and selects those tagged C(hastack:stack=<stack_name>)
@@ -67,7 +67,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Delete the stack's load balancer tier
-  hastack_alb_teardown:
+  hastack.stack.alb_teardown:
     stack_name: shop-prod
     confirm_delete_protected: true
     wait_timeout: 600

@@ -21,7 +21,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.elb_utils import (
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 DOCUMENTATION = r"""
-module: hastack_alb_attributes
+module: alb_attributes
 short_description: Set attributes of an Application Load Balancer
 description:
   - Compares the given attributes with the load balancer's and modifies only those that differ.
@@ -45,7 +45,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Drop invalid headers and close idle connections after 60 s
-  hastack_alb_attributes:
+  hastack.stack.alb_attributes:
     load_balancer_arn: "{{ lb.load_balancer_arn }}"
     attributes:
       routing.http.drop_invalid_header_fields.enabled: true

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Apache-2.0 (see the project licence)
-# ruff: noqa: E402  (Ansible modules put DOCUMENTATION before their imports)
+
 """The app instances' IAM role, its policies and its instance profile, in one call.
 
 Why: the role needed five module runs (iam_role, iam_policy, iam_policy_info, iam_policy
@@ -12,7 +12,7 @@ what differs.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hastack_instance_identity
+module: instance_identity
 short_description: IAM role with exactly the given policies, and its instance profile
 description:
   - C(present) creates or converges the role (trust policy, description, tags), attaches
@@ -53,7 +53,7 @@ author: hastack
 
 EXAMPLES = r"""
 - name: Instance role and profile
-  hastack_instance_identity:
+  hastack.stack.instance_identity:
     name: shop-prod-app
     trust_policy: "{{ trust }}"
     managed_policy_arns: [arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore]
@@ -69,8 +69,8 @@ instance_profile_arn: {description: Profile ARN ('' likewise)., returned: state=
 actions: {description: What was (or would be) done., returned: always, type: list, elements: str}
 """
 
-from ansible.module_utils.hastack_identity import Identity
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.hastack.stack.plugins.module_utils.identity import Identity
 
 
 def main() -> None:
