@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Tools call each other by name (molecule runs ansible-config, ansible-playbook ...).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: collection-link setup demo deploy destroy check test lint molecule pytest bench clean
+.PHONY: collection-link setup demo deploy destroy check test lint molecule pytest docs bench clean
 
 setup: $(STAMP) collection-link
 
@@ -49,11 +49,18 @@ lint: setup
 molecule: setup
 	JOBS=2 scripts/molecule-all
 
-# Two pytest workers, each with its own emulator; tests keep apart by stack name. Then
-# docs/RELIABILITY.md from the figures the tests recorded (fails on a leak or an exposure).
+# Two pytest workers, each with its own emulator; tests keep apart by stack name. Then the
+# reliability report from the figures the tests recorded, into build/ (fails on a leak or an
+# exposure); `make docs` copies it over the committed docs/RELIABILITY.md.
 pytest: setup
 	$(BIN)/pytest -n 2
-	$(BIN)/python scripts/reliability-report
+	$(BIN)/python scripts/reliability-report --output build/RELIABILITY.md
+
+# Refresh the committed reports from the last `make test` (build/); not part of `make test`,
+# which leaves the work tree as it found it.
+docs:
+	@test -f build/RELIABILITY.md || { echo "run make test first (no build/RELIABILITY.md)"; exit 1; }
+	cp build/RELIABILITY.md docs/RELIABILITY.md
 
 test: lint molecule pytest
 
