@@ -22,8 +22,8 @@ pytestmark = pytest.mark.emulator
 
 STACK = "asgc"
 GROUP = f"{STACK}-asg"
-MODULE_TASK = "asg : present | Create or update the Auto Scaling group"
-DRIFT_TASK = "asg : present | Compare the group with the settings (check mode)"
+MODULE_TASK = "hastack.stack.asg : present | Create or update the Auto Scaling group"
+DRIFT_TASK = "hastack.stack.asg : present | Compare the group with the settings (check mode)"
 
 
 def group(asg: Any) -> dict[str, Any]:

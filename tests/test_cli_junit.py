@@ -47,7 +47,7 @@ BASE = CheckResult(
     ),
     drift=(
         DriftItem(
-            "launch_template : present | Create the app security group",
+            "hastack.stack.launch_template : present | Create the app security group",
             "localhost",
             None,
             {"before": {"rules": []}, "after": {"rules": [22]}},
@@ -86,7 +86,10 @@ def test_one_suite_per_category_and_drift_validates() -> None:
     assert passing.findtext("system-out") == "enableDnsSupport=true"
     drift = suites["drift"]
     [case] = drift.iter("testcase")
-    assert case.get("name") == "launch_template : present | Create the app security group"
+    assert (
+        case.get("name")
+        == "hastack.stack.launch_template : present | Create the app security group"
+    )
     assert "+    22" in (case.findtext("failure") or "")
 
 
@@ -174,7 +177,7 @@ def test_cli_check_writes_junit_and_exits_2(
     )
     assert result.exit_code == cli.EXIT_DRIFT
     assert "FAIL scaling.cpu-target: CPU target" in result.stdout
-    assert "asg : present | Compare the group" in result.stdout
+    assert "hastack.stack.asg : present | Compare the group" in result.stdout
     assert "max_size 7 -> 5" in result.stdout
     XSD.validate(str(report))
     suites = _suites(report.read_text())

@@ -111,7 +111,9 @@ def test_the_cli_drives_a_stack_from_deploy_to_destroy(aws_env: str) -> None:
         # -- Ctrl-C in the middle of a deploy: a clean stop that says what to do -------------
         first = cli.popen("deploy", "--stack", STACK)
         seen: list[str] = []
-        _read_until(first, "alb : present | Create", seen)  # network built, ALB under way
+        _read_until(
+            first, "hastack.stack.alb : present | Create", seen
+        )  # network built, ALB under way
         first.send_signal(signal.SIGINT)
         out, err = first.communicate(timeout=120)
         cli.keep(subprocess.CompletedProcess([], first.returncode, out, "".join(seen) + err))
@@ -119,7 +121,7 @@ def test_the_cli_drives_a_stack_from_deploy_to_destroy(aws_env: str) -> None:
         # Ansible ends the task under way, so the named task is that one or a later one.
         stopped_in = re.search(r"interrupted during `([^`]+)`", err)
         assert stopped_in, err
-        # alb, then the NAT wait (nat : wait), then launch_template
+        # alb, then the NAT wait (hastack.stack.nat : wait), then launch_template
         assert stopped_in.group(1).split(" : ")[0] in ("alb", "nat", "launch_template"), err
         shown = "".join(seen) + err[: stopped_in.start()]
         assert stopped_in.group(1) in shown  # a task the progress lines showed
@@ -131,7 +133,7 @@ def test_the_cli_drives_a_stack_from_deploy_to_destroy(aws_env: str) -> None:
 
         # -- the re-run converges; meanwhile a check is refused at once, naming the deploy ----
         second = cli.popen("deploy", "--stack", STACK, "--format", "json")
-        _read_until(second, "vpc : present | ", [])  # it holds the lock now
+        _read_until(second, "hastack.stack.vpc : present | ", [])  # it holds the lock now
         started = time.monotonic()
         refused = cli.run("check", "--stack", STACK, "--format", "json")
         assert refused.returncode == 4, refused.stderr
@@ -207,8 +209,8 @@ def test_the_cli_drives_a_stack_from_deploy_to_destroy(aws_env: str) -> None:
         failed = {f["id"] for f in report["findings"] if not f["passed"]}
         assert {"security.app-sg-ingress", "compute.asg-sizes"} <= failed
         tasks = {d["task"] for d in report["drift"]}
-        assert "launch_template : present | Create the app security group" in tasks
-        asg_drift = [d for d in report["drift"] if d["task"].startswith("asg : ")]
+        assert "hastack.stack.launch_template : present | Create the app security group" in tasks
+        asg_drift = [d for d in report["drift"] if d["task"].startswith("hastack.stack.asg : ")]
         assert "max_size 7 -> 5" in (asg_drift[0]["message"] or "")
         XSD.validate(str(junit_file))
         suites = {s["@name"]: s for s in XSD.to_dict(str(junit_file))["testsuite"]}
@@ -217,7 +219,9 @@ def test_the_cli_drives_a_stack_from_deploy_to_destroy(aws_env: str) -> None:
 
         plan = cli.run("plan", "--stack", STACK)
         assert plan.returncode == 2, plan.stdout + plan.stderr
-        assert "launch_template : present | Create the app security group" in plan.stdout
+        assert (
+            "hastack.stack.launch_template : present | Create the app security group" in plan.stdout
+        )
         assert "max_size 7 -> 5" in plan.stdout
 
         # -- destroy: refused while the load balancer is protected, then confirmed --------

@@ -28,7 +28,10 @@ def test_local_inventory_starts_the_emulator_and_reuses_it(tmp_path: Path) -> No
         recorded = json.loads((state / "emulator" / "state.json").read_text())
         assert recorded["endpoint"].startswith("http://127.0.0.1:")
         assert emulator.healthy(recorded["endpoint"])
-        assert "preflight : Start or reuse the embedded AWS emulator" in first.changed_tasks()
+        assert (
+            "hastack.stack.preflight : Start or reuse the embedded AWS emulator"
+            in first.changed_tasks()
+        )
 
         second = run_playbook("destroy.yml", extra_vars={"stack_name": "emu-start"}, env=env)
         assert second.rc == 0, second.failures()

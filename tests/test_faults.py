@@ -188,7 +188,9 @@ def test_dead_api_stops_the_run_then_deploy_check_destroy_survive_ten_percent_fa
         # 8 attempts: about 35 s of backoff (71 s at worst), plus Ansible's own start-up.
         assert figures["wall_seconds"] < 150, figures
         failures = run.failures()
-        assert [task for task, _ in failures] == ["preflight : Check that the target answers"]
+        assert [task for task, _ in failures] == [
+            "hastack.stack.preflight : Check that the target answers"
+        ]
         message = failures[0][1]
         for part in (proxy.endpoint, "ServiceUnavailable", "8 attempt(s)", "AWS_MAX_ATTEMPTS=8"):
             assert part in message, (part, message)
@@ -267,7 +269,9 @@ def test_an_api_that_stops_answering_mid_deploy_fails_clearly_then_a_clean_run_c
             )
         assert run.rc != 0
         failures = run.failures()
-        assert [task for task, _ in failures] == ["alb : present | Create the target group"]
+        assert [task for task, _ in failures] == [
+            "hastack.stack.alb : present | Create the target group"
+        ]
         message = failures[0][1]
         assert "CreateTargetGroup" in message or "target group" in message.lower(), message
         assert "127.0.0.1" in message, message  # the endpoint it could not reach

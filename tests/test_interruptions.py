@@ -32,30 +32,45 @@ pytestmark = pytest.mark.emulator
 # killed_during in the figures shows which task the kill really landed in.
 INNER: dict[str, tuple[str, float]] = {
     # deploy: inside the one call that builds the VPC, subnets, gateway and route tables
-    "vpc-create": ("TASK [vpc : present | Build the network", 0.6),
+    "vpc-create": ("TASK [hastack.stack.vpc : present | Build the network", 0.6),
     # deploy: inside the one call that allocates EIPs, requests the NAT gateways and routes
-    "nat-request": ("TASK [nat : present | Create the NAT gateways and route", 0.6),
+    "nat-request": ("TASK [hastack.stack.nat : present | Create the NAT gateways and route", 0.6),
     # deploy: the NAT gateways requested and routed, the load balancer made, waiting for them
-    "nat-wait": ("TASK [nat : wait | Wait for every NAT gateway to be available]", 0.5),
+    "nat-wait": (
+        "TASK [hastack.stack.nat : wait | Wait for every NAT gateway to be available]",
+        0.5,
+    ),
     # deploy: load balancer and listeners made, attributes not set, no launch template yet
-    "alb-attributes": ("TASK [alb : present | Set the load balancer attributes]", 0.0),
+    "alb-attributes": (
+        "TASK [hastack.stack.alb : present | Set the load balancer attributes]",
+        0.0,
+    ),
     # deploy: the Auto Scaling group created, waiting for its instances
-    "asg-wait": ("TASK [asg : present | Create or update the Auto Scaling group]", 0.9),
+    "asg-wait": (
+        "TASK [hastack.stack.asg : present | Create or update the Auto Scaling group]",
+        0.9,
+    ),
     # destroy: the group scaled to 0, waiting for its instances to end before deleting it
-    "asg-delete-wait": ("TASK [asg : absent | Delete the stack's groups and wait until", 1.5),
+    "asg-delete-wait": (
+        "TASK [hastack.stack.asg : absent | Delete the stack's groups and wait until",
+        1.5,
+    ),
     # destroy: inside the one call that deletes the load balancer, listeners and target group,
     # then waits for the network interfaces on its security group to go
     "alb-eni-wait": (
-        "TASK [alb : absent | Delete the load balancers, listeners and target groups",
+        "TASK [hastack.stack.alb : absent | Delete the load balancers, listeners and target groups",
         1.0,
     ),
     # destroy: inside the one call that deletes the NAT gateways, waits, then releases the EIPs
     "nat-delete-wait": (
-        "TASK [nat : absent | Delete the NAT gateways, wait until they are gone",
+        "TASK [hastack.stack.nat : absent | Delete the NAT gateways, wait until they are gone",
         0.6,
     ),
     # destroy: inside the one-call network teardown (route tables, IGW, groups, subnets, VPC)
-    "vpc-teardown": ("TASK [vpc : absent | Delete the VPCs with their route tables, gateways", 1.0),
+    "vpc-teardown": (
+        "TASK [hastack.stack.vpc : absent | Delete the VPCs with their route tables, gateways",
+        1.0,
+    ),
 }
 
 # (point, marker, delay). Role boundaries: everything before the role done, nothing of it run.

@@ -76,7 +76,7 @@ def destroy(stack: str) -> None:
 def task_result(run: PlaybookRun, name: str) -> dict[str, Any]:
     for play in run.data.get("plays", []):
         for task in play["tasks"]:
-            if task["task"]["name"].removeprefix("vpc : ").startswith(name):
+            if task["task"]["name"].removeprefix("hastack.stack.vpc : ").startswith(name):
                 return task["hosts"]["localhost"]
     raise AssertionError(f"no task {name!r} in {run.ran_tasks()}")
 
@@ -88,9 +88,9 @@ def vpc_result(run: PlaybookRun) -> dict[str, Any]:
 def vpc_changes(run: PlaybookRun) -> list[str]:
     """The vpc role's changed tasks, without the role prefix and the task name's tail."""
     return [
-        t.removeprefix("vpc : ").split(" (")[0]
+        t.removeprefix("hastack.stack.vpc : ").split(" (")[0]
         for t in run.changed_tasks()
-        if t.startswith("vpc : ")
+        if t.startswith("hastack.stack.vpc : ")
     ]
 
 
