@@ -165,12 +165,13 @@ def test_collection_tarball_deploys_outside_the_repo(
     (tarball,) = tmp_path.glob("hastack-stack-*.tar.gz")
     collections = tmp_path / "collections"
     # amazon.aws and community.aws come from the pip `ansible` package: no Galaxy, offline.
-    _run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
-          str(collections), "--no-deps"])  # fmt: skip
     project = tmp_path / "project"
     api.init(project)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "HASTACK_P"))}
     env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), HASTACK_STATE_DIR=str(tmp_path / "s"))
+    # From the project, not the checkout: its ansible.cfg would show the checkout's link.
+    _run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
+          str(collections), "--no-deps"], cwd=project, env=env)  # fmt: skip
     # The tarball's copy is the only hastack.stack Ansible can find: no checkout link, no wheel.
     assert (collections / COLLECTION / "MANIFEST.json").is_file()
     assert not [p for p in sys.path if (Path(p or ".") / "ansible_collections/hastack").exists()]
