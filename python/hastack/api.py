@@ -1,8 +1,9 @@
 """The typed Python API over ansible-runner: deploy, destroy, check, plan and outputs.
 
 Everything the CLI can do is here first, so scripts and tests never have to shell out.
-Runs use the checkout's playbooks in place (no copy) with its ``ansible.cfg``; ansible-runner's
-per-run files go to ``<state_dir>/runs/<ident>/`` so the repository stays clean.
+Runs work in a project (``hastack.project``: ``project=``, HASTACK_PROJECT_DIR, the cwd, the
+checkout): its inventories, its ansible.cfg if any, and the collection's playbooks in place
+(no copy); ansible-runner's per-run files go to ``<state_dir>/runs/<ident>/``.
 
 Every run against a stack holds the stack's lock (``hastack.locking``): deploy and destroy
 alone, check and plan shared with each other. ``outputs()`` reads a file and takes no lock.
@@ -31,6 +32,7 @@ import yaml
 
 from hastack import config as _config
 from hastack import emulator as _emulator
+from hastack import project as _project
 from hastack.errors import ExitCode, HastackError, RefusedError, SettingError
 from hastack.events import (
     CANCEL_EVENT,
@@ -42,6 +44,8 @@ from hastack.events import (
     is_counted_failure,
     task_label,
 )
+from hastack.init import InitResult
+from hastack.init import init as _init
 from hastack.locking import LockHeld, LockHolder, StackLock
 from hastack.results import (
     REFUSAL_TASKS,
@@ -62,6 +66,7 @@ __all__ = [
     "FailedTask",
     "Finding",
     "HastackError",
+    "InitResult",
     "LockHeld",
     "LockHolder",
     "OutputsResult",
@@ -75,6 +80,7 @@ __all__ = [
     "emulator_start",
     "emulator_status",
     "emulator_stop",
+    "init",
     "list_envs",
     "outputs",
     "parse_var",
@@ -95,9 +101,9 @@ _CANCEL_POLL_S = 0.5
 _CANCEL_GRACE_S = 15.0
 
 
-def list_envs(project: Path | None = None) -> list[str]:
-    """The environments one can deploy to: the folders under ``inventories/``."""
-    root = (project or _emulator.project_dir()) / "inventories"
+def list_envs(project: Path | str | None = None) -> list[str]:
+    """The environments one can deploy to: the folders under the project's ``inventories/``."""
+    root = _project.resolve(project) / "inventories"
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -134,9 +140,10 @@ def deploy(
     *,
     on_event: EventHandler | None = None,
     state_dir: Path | str | None = None,
+    project: Path | str | None = None,
 ) -> RunResult:
     """Create or update the stack: ``site.yml`` against ``inventories/<env>``."""
-    return _run("deploy", env, stack, extra_vars, on_event, state_dir)
+    return _run("deploy", env, stack, extra_vars, on_event, state_dir, project)
 
 
 def destroy(
@@ -146,9 +153,10 @@ def destroy(
     *,
     on_event: EventHandler | None = None,
     state_dir: Path | str | None = None,
+    project: Path | str | None = None,
 ) -> RunResult:
     """Delete every resource tagged with the stack's name: ``destroy.yml``."""
-    return _run("destroy", env, stack, extra_vars, on_event, state_dir)
+    return _run("destroy", env, stack, extra_vars, on_event, state_dir, project)
 
 
 def check(
@@ -158,12 +166,13 @@ def check(
     *,
     on_event: EventHandler | None = None,
     state_dir: Path | str | None = None,
+    project: Path | str | None = None,
 ) -> CheckResult:
     """Audit the live stack (``check.yml``): its invariants, then its drift from the code.
 
     Read-only. ``exit_code`` is 0 when every invariant holds and nothing drifted, 2 otherwise.
     """
-    result = _run("check", env, stack, extra_vars, on_event, state_dir)
+    result = _run("check", env, stack, extra_vars, on_event, state_dir, project)
     assert isinstance(result, CheckResult)
     return result
 
@@ -175,9 +184,10 @@ def plan(
     *,
     on_event: EventHandler | None = None,
     state_dir: Path | str | None = None,
+    project: Path | str | None = None,
 ) -> PlanResult:
     """What a deploy would change: ``site.yml --check --diff``; each change is a drift item."""
-    result = _run("plan", env, stack, extra_vars, on_event, state_dir)
+    result = _run("plan", env, stack, extra_vars, on_event, state_dir, project)
     assert isinstance(result, PlanResult)
     return result
 
@@ -188,16 +198,17 @@ def outputs(
     extra_vars: Mapping[str, Any] | None = None,
     *,
     state_dir: Path | str | None = None,
+    project: Path | str | None = None,
 ) -> OutputsResult:
     """The outputs the stack's last deploy wrote (``<state>/outputs/<stack>.json``).
 
     No AWS call and no lock: it answers at once, offline, even while a deploy runs. Whether
     the live stack still matches is ``check()``'s question, not this one's.
     """
-    project = _emulator.project_dir()
-    _check_env(project, env)
-    name = resolve_stack(env, stack, extra_vars, project=project)
-    state = _state_dir(state_dir)
+    root = _project.resolve(project)
+    _check_env(root, env)
+    name = resolve_stack(env, stack, extra_vars, project=root)
+    state = _state_dir(state_dir, root)
     path = state / "outputs" / f"{name}.json"
     try:
         data = json.loads(path.read_text())
@@ -221,19 +232,29 @@ def outputs(
     )
 
 
-def emulator_start(state_dir: Path | None = None) -> _emulator.Emulator:
+def init(directory: Path | str = ".", *, force: bool = False) -> InitResult:
+    """Write a starter project into ``directory``: inventories local, dev and prod, and the
+    shared settings; refused (nothing written) if a file is there already, unless ``force``."""
+    return _init(directory, force=force)
+
+
+def emulator_start(
+    state_dir: Path | None = None, *, project: Path | str | None = None
+) -> _emulator.Emulator:
     """Start the embedded AWS emulator, or return the one already running."""
-    return _emulator.ensure(state_dir)
+    return _emulator.ensure(_state_dir(state_dir, project))
 
 
-def emulator_status(state_dir: Path | None = None) -> _emulator.Emulator | None:
+def emulator_status(
+    state_dir: Path | None = None, *, project: Path | str | None = None
+) -> _emulator.Emulator | None:
     """The running emulator, or None."""
-    return _emulator.status(state_dir)
+    return _emulator.status(_state_dir(state_dir, project))
 
 
-def emulator_stop(state_dir: Path | None = None) -> bool:
+def emulator_stop(state_dir: Path | None = None, *, project: Path | str | None = None) -> bool:
     """Stop the emulator (its in-memory AWS is lost); True if one was running."""
-    return _emulator.stop(state_dir)
+    return _emulator.stop(_state_dir(state_dir, project))
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -250,8 +271,10 @@ def _check_env(project: Path, env: str) -> Path:
     return project / "inventories" / env
 
 
-def _state_dir(state_dir: Path | str | None) -> Path:
-    return Path(state_dir).resolve() if state_dir else _emulator.default_state_dir()
+def _state_dir(state_dir: Path | str | None, project: Path | str | None = None) -> Path:
+    if state_dir:
+        return Path(state_dir).resolve()
+    return _project.state_dir(_project.resolve(project))
 
 
 def _resolve_inputs(
@@ -266,9 +289,9 @@ def _resolve_inputs(
                 "stack", f"stack {stack!r} conflicts with stack_name={variables['stack_name']!r}"
             )
         variables["stack_name"] = stack
-    playbook_path = project / playbook
+    playbook_path = _project.playbook(project, playbook)
     if not playbook_path.is_file():
-        raise HastackError(f"playbook {playbook_path} not found; is HASTACK_PROJECT_DIR right?")
+        raise HastackError(f"playbook {playbook_path} not found; reinstall hastack")
     return playbook_path, inventory, variables
 
 
@@ -292,7 +315,7 @@ def _ansible_bin_dir() -> str:
 
 def _ansible_env(project: Path, state: Path) -> dict[str, str]:
     return {
-        "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+        **_project.ansible_env(project),
         "HASTACK_STATE_DIR": str(state),  # the playbooks' emulator and outputs use the same dir
         "PATH": os.pathsep.join(filter(None, [_ansible_bin_dir(), os.environ.get("PATH")])),
     }
@@ -317,7 +340,7 @@ def resolve_stack(
     given = (extra_vars or {}).get("stack_name")
     if isinstance(given, str) and "{{" not in given:
         return given
-    project = project or _emulator.project_dir()
+    project = _project.resolve(project)
     inventory = _check_env(project, env)
     cmd = [
         str(Path(_ansible_bin_dir()) / "ansible"),
@@ -325,7 +348,7 @@ def resolve_stack(
         "-i",
         str(inventory),
         "--playbook-dir",
-        str(project),
+        str(_project.playbook(project, "site").parent),  # its group_vars/, as in the run
         "-m",
         "ansible.builtin.debug",
         "-a",
@@ -335,7 +358,7 @@ def resolve_stack(
     ]
     child_env = {
         **os.environ,
-        **_ansible_env(project, _emulator.default_state_dir()),
+        **_ansible_env(project, _project.state_dir(project)),
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0",  # ad-hoc default: no timing lines around it
         "ANSIBLE_NOCOLOR": "1",
     }
@@ -576,11 +599,11 @@ def _scrub_run_dir(run_dir: Path, secrets: tuple[str, ...]) -> None:
 # What each command runs: (playbook, ansible-playbook options) per run, and whether its lock
 # is shared. check is two runs: the audit (check.yml), then drift (site.yml in check mode,
 # as plan) -- docs/CHECK.md says why drift cannot be a play of check.yml.
-_DRIFT_RUN = ("site.yml", "--check --diff")
+_DRIFT_RUN = ("site", "--check --diff")
 _COMMANDS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool]] = {
-    "deploy": ((("site.yml", None),), False),
-    "destroy": ((("destroy.yml", None),), False),
-    "check": ((("check.yml", None), _DRIFT_RUN), True),
+    "deploy": ((("site", None),), False),
+    "destroy": ((("destroy", None),), False),
+    "check": ((("check", None), _DRIFT_RUN), True),
     "plan": ((_DRIFT_RUN,), True),
 }
 
@@ -611,10 +634,11 @@ def _run(
     extra_vars: Mapping[str, Any] | None,
     on_event: EventHandler | None,
     state_dir: Path | str | None,
+    project_dir: Path | str | None = None,
 ) -> RunResult:
     """The one place playbooks run: inputs, the stack's lock, the run(s), the result."""
     runs, shared = _COMMANDS[command]
-    project = _emulator.project_dir()
+    project = _project.resolve(project_dir)
     playbooks = []
     variables: dict[str, Any] = {}
     for playbook, _ in runs:
@@ -624,7 +648,7 @@ def _run(
         _config.check_endpoint(endpoint)  # every run would go there: a bad one is refused now
     name = resolve_stack(env, stack, variables, project=project)
     variables["stack_name"] = name  # the run uses exactly the stack the lock is for
-    state = _state_dir(state_dir)
+    state = _state_dir(state_dir, project)
     outcomes: list[_Outcome] = []
     with StackLock(state, env, name, command, shared=shared) as lock, _cancel_on_signals() as sigs:
         for index, (path, (_, cmdline)) in enumerate(zip(playbooks, runs, strict=True)):

@@ -29,7 +29,13 @@ EXIT_REFUSED = int(ExitCode.REFUSED)
 EXIT_INTERRUPTED = int(ExitCode.INTERRUPTED)
 
 # Which flag sets each API setting, so a refusal names what the user typed.
-_FLAGS = {"env": "--env", "stack": "--stack", "extra_vars": "--var"}
+_FLAGS = {
+    "env": "--env",
+    "stack": "--stack",
+    "extra_vars": "--var",
+    "project": "--project",
+    "directory": "DIR",
+}
 # Lines of a drift item's diff shown in text output; JSON and JUnit carry all of it.
 _DIFF_LINES = 20
 
@@ -70,6 +76,15 @@ def _parse_vars(
     return parsed
 
 
+_PROJECT = click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Project folder (default: HASTACK_PROJECT_DIR, else the current folder if it has "
+    "inventories/, else the checkout).",
+)
+
 _FORMAT = click.option(
     "--format",
     "fmt",
@@ -101,6 +116,7 @@ def _stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Override an Ansible variable; VALUE is YAML (3, true, [a, b]). Repeatable.",
         ),
         _FORMAT,
+        _PROJECT,
     ]
     for option in reversed(options):
         func = option(func)
@@ -168,11 +184,12 @@ def _run(
     stack: str | None,
     variables: dict[str, Any],
     fmt: str,
+    project: Path | None,
     after: Callable[[api.RunResult], None] | None = None,
 ) -> NoReturn:
     progress = ProgressPrinter(sys.stderr)
     try:
-        result = action(env, stack, variables, on_event=progress)
+        result = action(env, stack, variables, on_event=progress, project=project)
     except api.SettingError as exc:
         if exc.setting in _FLAGS:
             raise click.BadParameter(str(exc), param_hint=f"'{_FLAGS[exc.setting]}'") from exc
@@ -225,21 +242,51 @@ def cli() -> None:
 
 
 @cli.command()
-@_stack_options
-def deploy(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
-    """Create or update the stack (site.yml)."""
-    _run("deploy", api.deploy, env, stack, variables, fmt)
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=".", metavar="[DIR]"
+)
+@click.option("--force", is_flag=True, help="Overwrite files the project already has.")
+@_FORMAT
+def init(directory: Path, force: bool, fmt: str) -> None:
+    """Write a starter project into DIR (default: here): inventories local, dev and prod,
+    the shared settings in group_vars/all, a README. Refuses (exit 4) to overwrite a file
+    unless --force."""
+    try:
+        result = api.init(directory, force=force)
+    except api.SettingError as exc:
+        _print_error("init", exc, EXIT_USAGE, fmt, project=str(directory))
+    except api.HastackError as exc:
+        _print_error("init", exc, int(exc.exit_code), fmt, project=str(directory))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(f"hastack project written to {result.project}:")
+        for rel in result.written:
+            click.echo(f"  {rel}")
+        click.echo("next: hastack deploy --env local   (in that folder, or --project DIR)")
+    sys.exit(EXIT_OK)
 
 
 @cli.command()
 @_stack_options
-def destroy(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
+def deploy(
+    env: str, stack: str | None, variables: dict[str, Any], fmt: str, project: Path | None
+) -> None:
+    """Create or update the stack (site.yml)."""
+    _run("deploy", api.deploy, env, stack, variables, fmt, project)
+
+
+@cli.command()
+@_stack_options
+def destroy(
+    env: str, stack: str | None, variables: dict[str, Any], fmt: str, project: Path | None
+) -> None:
     """Delete every resource tagged with the stack's name (destroy.yml).
 
     A load balancer with deletion protection is refused (exit 4) unless
     --var alb_confirm_delete_protected=true.
     """
-    _run("destroy", api.destroy, env, stack, variables, fmt)
+    _run("destroy", api.destroy, env, stack, variables, fmt, project)
 
 
 @cli.command()
@@ -253,7 +300,12 @@ def destroy(env: str, stack: str | None, variables: dict[str, Any], fmt: str) ->
     help="Also write the findings and drift as JUnit XML for CI (whenever the check ran).",
 )
 def check(
-    env: str, stack: str | None, variables: dict[str, Any], fmt: str, junit_file: Path | None
+    env: str,
+    stack: str | None,
+    variables: dict[str, Any],
+    fmt: str,
+    project: Path | None,
+    junit_file: Path | None,
 ) -> None:
     """Audit the live stack (check.yml), then its drift (site.yml in check mode).
 
@@ -266,25 +318,29 @@ def check(
             junit.write(result, junit_file)
             click.echo(f"hastack: JUnit report written to {junit_file}", err=True)
 
-    _run("check", api.check, env, stack, variables, fmt, after=write_junit)
+    _run("check", api.check, env, stack, variables, fmt, project, after=write_junit)
 
 
 @cli.command()
 @_stack_options
-def plan(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
+def plan(
+    env: str, stack: str | None, variables: dict[str, Any], fmt: str, project: Path | None
+) -> None:
     """Show what a deploy would change (site.yml --check --diff); changes nothing.
 
     Exits 0 when a deploy would change nothing, 2 when it would.
     """
-    _run("plan", api.plan, env, stack, variables, fmt)
+    _run("plan", api.plan, env, stack, variables, fmt, project)
 
 
 @cli.command()
 @_stack_options
-def outputs(env: str, stack: str | None, variables: dict[str, Any], fmt: str) -> None:
+def outputs(
+    env: str, stack: str | None, variables: dict[str, Any], fmt: str, project: Path | None
+) -> None:
     """Show the outputs the stack's last deploy wrote (no AWS call, no lock)."""
     try:
-        result = api.outputs(env, stack, variables)
+        result = api.outputs(env, stack, variables, project=project)
     except api.SettingError as exc:
         raise click.BadParameter(str(exc), param_hint=f"'{_FLAGS[exc.setting]}'") from exc
     except api.HastackError as exc:
@@ -314,29 +370,40 @@ def _print_emulator(emu: Emulator | None, fmt: str, **extra: Any) -> None:
 
 @emulator.command("start")
 @_FORMAT
-def emulator_start(fmt: str) -> None:
+@_PROJECT
+def emulator_start(fmt: str, project: Path | None) -> None:
     """Start the emulator, or report the one already running."""
     try:
-        emu = api.emulator_start()
+        emu = api.emulator_start(project=project)
     except EmulatorError as exc:
         _fail(str(exc))
+    except api.SettingError as exc:
+        _fail(str(exc), EXIT_USAGE)
     _print_emulator(emu, fmt, started=emu.started)
 
 
 @emulator.command("status")
 @_FORMAT
-def emulator_status(fmt: str) -> None:
+@_PROJECT
+def emulator_status(fmt: str, project: Path | None) -> None:
     """Report the emulator; exits 1 when it is not running."""
-    emu = api.emulator_status()
+    try:
+        emu = api.emulator_status(project=project)
+    except api.SettingError as exc:
+        _fail(str(exc), EXIT_USAGE)
     _print_emulator(emu, fmt)
     sys.exit(EXIT_OK if emu else EXIT_FAILED)
 
 
 @emulator.command("stop")
 @_FORMAT
-def emulator_stop(fmt: str) -> None:
+@_PROJECT
+def emulator_stop(fmt: str, project: Path | None) -> None:
     """Stop the emulator; everything it held is gone."""
-    stopped = api.emulator_stop()
+    try:
+        stopped = api.emulator_stop(project=project)
+    except api.SettingError as exc:
+        _fail(str(exc), EXIT_USAGE)
     if fmt == "json":
         click.echo(json.dumps({"stopped": stopped}))
     else:

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hastack import project as _project
+
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -46,15 +48,9 @@ class Emulator:
     started: bool  # True when this call started it, False when it was already running
 
 
-def project_dir() -> Path:
-    """The checkout this package lives in (python/hastack/ -> repo root), or HASTACK_PROJECT_DIR."""
-    env = os.environ.get("HASTACK_PROJECT_DIR")
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
-
-
 def default_state_dir() -> Path:
-    env = os.environ.get("HASTACK_STATE_DIR")
-    return Path(env).resolve() if env else project_dir() / ".hastack"
+    """``HASTACK_STATE_DIR``, else the ``.hastack/`` of the project (``hastack.project``)."""
+    return _project.state_dir(_project.resolve())
 
 
 def _paths(state_dir: Path) -> tuple[Path, Path, Path]:
