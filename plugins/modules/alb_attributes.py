@@ -26,6 +26,10 @@ short_description: Set attributes of an Application Load Balancer
 description:
   - Compares the given attributes with the load balancer's and modifies only those that differ.
   - An attribute the API does not return counts as different.
+  - "Upstream: amazon.aws.elb_application_lb compares its few attributes by indexing what
+    DescribeLoadBalancerAttributes returned, so it fails with a KeyError where an attribute is
+    listed only once set (moto); on real AWS it works, and this module only saves a module
+    start-up and takes any attribute key."
 options:
   load_balancer_arn:
     description: ARN of the load balancer.

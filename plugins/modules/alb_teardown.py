@@ -35,6 +35,10 @@ description:
     elasticloadbalancing:DeleteListener, elasticloadbalancing:DeleteLoadBalancer,
     elasticloadbalancing:DescribeTargetGroups, elasticloadbalancing:DeleteTargetGroup,
     ec2:DescribeSecurityGroups, ec2:DescribeNetworkInterfaces."
+  - "Upstream: amazon.aws.elb_application_lb and community.aws.elb_target_group delete one
+    resource per module run and by name (ELBv2 has no tag filter), elb_target_group does not retry
+    C(ResourceInUse) while listeners go, and nothing waits for a deleted load balancer's network
+    interfaces, which block the VPC's deletion."
 options:
   stack_name:
     description: Value of the C(hastack:stack) tag of the resources to delete.

@@ -23,6 +23,9 @@ description:
   - Check mode lists what would be deleted and calls nothing that changes AWS.
   - IAM actions autoscaling:DescribeAutoScalingGroups, autoscaling:UpdateAutoScalingGroup,
     autoscaling:DeleteAutoScalingGroup.
+  - "Upstream: amazon.aws.autoscaling_group C(state=absent) sleeps a fixed 10 s between looks at
+    the instances and 5 s between looks at the group (10-15 s a group when AWS is done sooner),
+    and deletes one group a run, found by name, not by tag."
 options:
   stack_name:
     description: Value of the C(hastack:stack) tag of the groups to delete.

@@ -40,6 +40,9 @@ description:
     chain without any AWS call (the collection's C(target) module_utils, which the hastack
     wrapper also loads), so a setting a person can fix is refused with its own message
     before the first call.
+  - "Upstream: amazon.aws.aws_caller_info wraps the call in AWSRetry.jittered_backoff (10 more
+    tries, pauses up to 60 s) on top of botocore's retries, so a dead endpoint holds a run for
+    minutes, and its error names neither the endpoint nor the retry setting."
 options:
   target_check:
     description: Check the target before the call.

@@ -64,6 +64,9 @@ description:
   - With I(state=absent), deletes every gateway of the stack, waits until all are deleted and
     then releases the stack's NAT Elastic IPs (AWS refuses to release an EIP still in use).
   - Check mode makes no mutating call and reports what would change in C(actions).
+  - "Upstream: amazon.aws.ec2_vpc_nat_gateway creates and waits for one gateway per module run, so
+    the zones' 1.5-2 min of provisioning cannot overlap, and amazon.aws.ec2_vpc_route_table sleeps
+    a fixed 5 s after every change."
 options:
   state:
     description: present builds and converges; absent removes gateways and Elastic IPs.

@@ -59,6 +59,9 @@ description:
     a create, NotFound answers (eventual consistency) are retried the same way. No fixed sleeps.
   - Check mode makes Describe calls only and reports what would change (C(changes), and a
     before/after C(diff) with --diff).
+  - "Upstream: amazon.aws.ec2_vpc_route_table sleeps a fixed 5 s after every change, and the
+    network took ten module runs (subnets and private route tables one per resource in loops),
+    each paying a module start-up and its own Describe calls."
 options:
   stack_name:
     description: Name of the stack; prefix of every resource Name and value of C(hastack:stack).

@@ -23,6 +23,9 @@ description:
   - IAM actions ec2:DescribeSecurityGroups, ec2:CreateSecurityGroup, ec2:CreateTags,
     ec2:DeleteTags, ec2:AuthorizeSecurityGroupIngress, ec2:AuthorizeSecurityGroupEgress,
     ec2:RevokeSecurityGroupIngress, ec2:RevokeSecurityGroupEgress.
+  - "Upstream: amazon.aws.ec2_security_group sleeps a fixed 3 s after creating a group and
+    re-reads with fixed 10 s sleeps until changed rules show, about 3.7 s a group on a cold
+    deploy."
 options:
   name: {description: Group name., type: str, required: true}
   description:

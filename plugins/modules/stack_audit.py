@@ -16,6 +16,8 @@ description:
   - Reads the stack's network, load balancer, Auto Scaling group, launch template, instance
     role and scaling policies, and reports each invariant as passed or failed with evidence.
   - Read only; never reports changed. Resources are found by the stack's names and tags.
+  - "Upstream: only per-resource info modules; the same reads take about twenty module runs (a
+    start-up each) plus Jinja to evaluate the invariants; no module audits a stack."
 options:
   stack_name:
     description: Name of the stack (the C(hastack:stack) tag value).

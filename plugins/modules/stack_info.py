@@ -23,6 +23,9 @@ description:
   - NAT gateways in state C(deleted) and instances in state C(terminated) are gone and not
     listed.
   - Read only; the services are queried in parallel.
+  - "Upstream: no module lists resources by tag across services; the info modules are one per
+    resource type, the ELBv2 and IAM ones cannot filter by tag, and none finds the untagged
+    network interfaces and alarms a stack leaves."
 options:
   stack_name:
     description: The stack, as in the C(hastack:stack) tag of its resources.

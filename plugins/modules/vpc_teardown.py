@@ -36,6 +36,9 @@ description:
   - A deletion AWS refuses with DependencyViolation (network interfaces of deleted resources
     linger for minutes) is retried with jittered exponential backoff until C(timeout).
   - Resources already gone are skipped, so a second run changes nothing.
+  - "Upstream: no amazon.aws module retries C(DependencyViolation), which AWS answers for minutes
+    after a load balancer, NAT gateway or instance is deleted, and the deletes take a module run
+    per resource."
 options:
   vpc_ids:
     description:
