@@ -67,7 +67,7 @@ def create_secrets(module, ssm, names: list[str], description: str, tags: dict) 
                 aws_retry=True,
                 Name=name,
                 Description=description[:1024],
-                Value="".join(random.choice(ALPHABET) for _ in range(50)),
+                Value="".join(random.choice(ALPHABET) for _char in range(50)),
                 Type="SecureString",
                 Overwrite=False,
                 **({"Tags": tag_list} if tag_list else {}),

@@ -46,12 +46,12 @@ options:
   inline_policy_name: {description: Name of the only inline policy., type: str}
   inline_policy: {description: Its document., type: dict}
   tags: {description: Tags of the role and the profile., type: dict, default: {}}
-  stack_name: {description: With C(absent), the stack tag a role must carry., type: str}
+  stack_name: {description: "With C(absent), the stack tag a role must carry.", type: str}
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""

@@ -46,7 +46,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -93,10 +93,10 @@ def main() -> None:
             "ami_id": {"type": "str", "default": ""},
             "ami_ssm_parameter": {"type": "str", "default": ""},
             "root_volume_size": {"type": "int", "default": 0},
-            "secrets": {"type": "dict", "default": {}},
+            "secrets": {"type": "dict", "default": {}, "no_log": False},
             "create_missing_secrets": {"type": "bool", "default": False},
-            "secrets_description": {"type": "str", "default": ""},
-            "secrets_tags": {"type": "dict", "default": {}},
+            "secrets_description": {"type": "str", "default": "", "no_log": False},
+            "secrets_tags": {"type": "dict", "default": {}, "no_log": False},
         },
         supports_check_mode=True,
     )

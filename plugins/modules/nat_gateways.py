@@ -23,36 +23,10 @@ Exactly one gateway and one Elastic IP per zone, also when the API misbehaves:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-from typing import Any
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
-from ansible_collections.hastack.stack.plugins.module_utils.tags import (
-    AZ_TAG,
-    ROLE_TAG,
-    STACK_TAG,
-    owned,
-    stack_filters,
-    tag_list,
-    tags_of,
-)
-from ansible_collections.hastack.stack.plugins.module_utils.waits import (
-    Deadline,
-    error_code,
-    poll,
-)
-
 DOCUMENTATION = r"""
 module: nat_gateways
 short_description: A stack's NAT gateways with their Elastic IPs and private default routes
+author: hastack maintainers (@hastack)
 description:
   - With I(state=present), gives each zone the mode wants one NAT gateway with its own tagged
     Elastic IP, points each private route table's 0.0.0.0/0 route at the gateway of its zone
@@ -159,6 +133,33 @@ actions:
   type: list
   elements: str
 """
+
+import contextlib
+import hashlib
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import (
+    AWSRetry,
+    RetryingBotoClientWrapper,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    AZ_TAG,
+    ROLE_TAG,
+    STACK_TAG,
+    owned,
+    stack_filters,
+    tag_list,
+    tags_of,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.waits import (
+    Deadline,
+    error_code,
+    poll,
+)
 
 LIVE = ("pending", "available")
 DEAD = ("deleting", "deleted", "failed")
@@ -348,7 +349,7 @@ class NatGateways:
         mode = self.params["mode"]
         subnets = [(s["az"], s["id"]) for s in self.params["public_subnets"]]
         subnet_by_az = dict(subnets)
-        azs = [az for az, _ in subnets]
+        azs = [az for az, _subnet in subnets]
         wanted = azs if mode == "per_az" else (azs[:1] if mode == "single" else [])
         if mode != "none" and not wanted:
             self.module.fail_json(
@@ -560,7 +561,7 @@ class NatGateways:
         if self.check:
             return {"State": "pending", "NatGatewayAddresses": [{"AllocationId": allocation}]}
         salt = sorted(n["NatGatewayId"] for n in dead if _allocation_of(n) == allocation)
-        for _ in range(3):
+        for _attempt in range(3):
             token = client_token(self.stack, az, subnet_id, allocation, salt)
             try:
                 nat = self.ec2_fresh.create_nat_gateway(

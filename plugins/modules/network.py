@@ -12,35 +12,10 @@ no-op makes Describe calls only; check mode makes no other call and reports each
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import ipaddress
-import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
-from ansible_collections.hastack.stack.plugins.module_utils.tags import (
-    AZ_TAG,
-    STACK_TAG,
-    TIER_TAG,
-    stack_filters,
-    tag_list,
-    tags_of,
-)
-from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline
-
 DOCUMENTATION = r"""
 module: network
 short_description: Converge a stack's VPC, subnets, internet gateway, route tables and default group
+author: hastack maintainers (@hastack)
 description:
   - Looks up the region's available zones and picks the wanted ones (C(azs), or the first
     C(az_count) by name); fails before any change when they are not there.
@@ -144,6 +119,32 @@ diff:
   returned: when requested
   type: dict
 """
+
+import contextlib
+import copy
+import ipaddress
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import (
+    AWSRetry,
+    RetryingBotoClientWrapper,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    AZ_TAG,
+    STACK_TAG,
+    TIER_TAG,
+    stack_filters,
+    tag_list,
+    tags_of,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline
 
 ANY_IPV4 = "0.0.0.0/0"
 # What AWS answers for a few seconds after a create, until the new resource is visible to every
@@ -282,7 +283,7 @@ class Network:
     def read_all(self, calls: dict[str, tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
         """Independent reads at once: the run waits for the slowest, not for their sum."""
         with ThreadPoolExecutor(max_workers=min(self.read_workers, len(calls))) as pool:
-            futures = {name: pool.submit(call) for name, (_, call) in calls.items()}
+            futures = {name: pool.submit(call) for name, (_what, call) in calls.items()}
         results = {}
         for name, future in futures.items():
             try:
@@ -783,8 +784,8 @@ class Network:
                     "AssociationState": {"State": "associated"},
                 }
             )
-        keep = {(id(t), s["SubnetId"]) for t, s, _ in wanted}
-        tables = {id(t): (t, n) for t, _, n in wanted}
+        keep = {(id(t), s["SubnetId"]) for t, s, _name in wanted}
+        tables = {id(t): (t, n) for t, _subnet, n in wanted}
         for table, table_name in tables.values():
             for association in live_associations(table):
                 if (id(table), association["SubnetId"]) in keep:

@@ -44,16 +44,34 @@ options:
     type: list
     elements: dict
     default: []
+    suboptions: &item
+      name:
+        description: The policy's (or alarm's) name.
+        type: str
+        required: true
+      state:
+        description: C(absent) deletes it if it exists.
+        type: str
+        choices: [present, absent]
+        default: present
+      spec:
+        description: The arguments of PutScalingPolicy (or PutMetricAlarm) but the names.
+        type: dict
+        default: {}
+      policy:
+        description: For an alarm, the policy whose ARN becomes its only alarm action.
+        type: str
   alarms:
     description: Alarms, each C(name), C(state), C(spec) and optional C(policy).
     type: list
     elements: dict
     default: []
+    suboptions: *item
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""

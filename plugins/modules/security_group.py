@@ -51,7 +51,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""

@@ -62,7 +62,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -89,10 +89,10 @@ findings:
   elements: dict
   contains:
     id: {description: "Stable id, category.name (network.private-routes-to-nat).", type: str}
-    category: {description: network, edge, compute, security or scaling., type: str}
+    category: {description: "network, edge, compute, security or scaling.", type: str}
     title: {description: What the invariant demands., type: str}
     passed: {description: Whether it holds., type: bool}
-    evidence: {description: What AWS holds, that shows it., type: str}
+    evidence: {description: "What AWS holds, that shows it.", type: str}
 summary:
   description: Number of invariants that hold (passed) and that do not (failed).
   returned: always

@@ -49,7 +49,7 @@ notes:
     autoscaling:DescribeAutoScalingGroups, iam:ListRoles, iam:GetRole,
     iam:ListInstanceProfiles, iam:GetInstanceProfile, cloudwatch:DescribeAlarms,
     cloudwatch:ListTagsForResource, ssm:DescribeParameters, ssm:ListTagsForResource."
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -69,7 +69,7 @@ RETURN = r"""
 resources:
   description:
     - What the stack owns, sorted by service, type and id.
-    - O(resources[].id) is what the service's delete call takes. EC2 IDs, ELBv2 ARNs, and
+    - RV(resources[].id) is what the service's delete call takes. EC2 IDs, ELBv2 ARNs, and
       names for Auto Scaling groups, IAM roles and instance profiles, alarms and parameters.
   returned: always
   type: list

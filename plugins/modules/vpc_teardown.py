@@ -14,20 +14,10 @@ until one shared deadline; on timeout the error names the resource and what stil
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.hastack.stack.plugins.module_utils.tags import owned, stack_filters
-from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline, error_code
-
 DOCUMENTATION = r"""
 module: vpc_teardown
 short_description: Delete VPCs and everything inside them, retrying DependencyViolation
+author: hastack maintainers (@hastack)
 description:
   - For each VPC, deletes the non-main route tables, the internet gateways, the non-default
     security groups, the subnets and then the VPC itself.
@@ -95,6 +85,17 @@ retries:
   returned: always
   type: int
 """
+
+import contextlib
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.tags import owned, stack_filters
+from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline, error_code
 
 KINDS = ("route_tables", "internet_gateways", "security_groups", "subnets", "vpcs")
 GONE = (

@@ -34,7 +34,7 @@ options:
     description: Permissions of the file (the folders get 0755).
     type: str
     default: "0644"
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
