@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Tools call each other by name (molecule runs ansible-config, ansible-playbook ...).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: collection-link setup demo deploy destroy check test lint molecule pytest docs bench clean
+.PHONY: collection-link setup demo deploy destroy check test lint collection-qa molecule pytest docs bench clean
 
 setup: $(STAMP) collection-link
 
@@ -40,10 +40,15 @@ check: setup
 	$(BIN)/hastack check --env $(or $(ENV),local)
 
 lint: setup
-	$(BIN)/shellcheck scripts/molecule-all bench/run .ci/run
+	$(BIN)/shellcheck scripts/molecule-all scripts/collection-qa bench/run .ci/run
 	$(BIN)/ruff check python tests plugins roles app bench scripts/reliability-report
 	$(BIN)/ruff format --check python tests plugins roles app bench scripts/reliability-report
 	$(BIN)/ansible-lint
+
+# The collection as Galaxy and ansible-test see it: build the tarball (build/collection/), then
+# ansible-test sanity and units on it installed in a temporary tree, then galaxy-importer.
+collection-qa: setup
+	scripts/collection-qa
 
 # Molecule scenarios, two at a time, share one emulator in .hastack/test (stopped at the end).
 molecule: setup
@@ -62,7 +67,7 @@ docs:
 	@test -f build/RELIABILITY.md || { echo "run make test first (no build/RELIABILITY.md)"; exit 1; }
 	cp build/RELIABILITY.md docs/RELIABILITY.md
 
-test: lint molecule pytest
+test: lint collection-qa molecule pytest
 
 # The benchmark (minutes of CPU, not part of `make test`): writes docs/BENCHMARKS.md.
 # BENCH_ARGS=--quick for one run of 2 AZs; default 3 runs each of 2, 3 and 6 AZs.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from hastack import emulator as hastack_emulator
 from tests.reliability import records_dir
 
 REGION = "us-east-1"
+# Modules loaded by path import the collection's module_utils as Ansible does: from the
+# checkout linked as hastack.stack (`make setup`).
+sys.path.append(str(Path(__file__).resolve().parents[1] / ".collections"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-STACK_TAG = "hastack:stack"
-
-
-def _tags(resource: dict[str, Any]) -> dict[str, str]:
-    """Tags as a dict, from either Ansible's ``tags`` dict or boto3's ``Tags`` list."""
-    tags = resource.get("tags")
-    if isinstance(tags, dict):
-        return tags
-    raw = resource.get("Tags") or resource.get("tags") or []
-    return {t.get("Key", t.get("key")): t.get("Value", t.get("value")) for t in raw}
+from ansible_collections.hastack.stack.plugins.module_utils.tags import owned
 
 
 def hastack_owned(resources: list[dict[str, Any]], stack_name: str) -> list[dict[str, Any]]:
-    """The resources tagged ``hastack:stack = stack_name``."""
-    return [r for r in resources or [] if _tags(r).get(STACK_TAG) == stack_name]
+    """The resources tagged ``hastack:stack = stack_name``, whether their tags are Ansible's
+    ``tags`` dict or boto3's ``Tags`` list."""
+    return [r for r in resources or [] if owned(r.get("tags") or r.get("Tags"), stack_name)]
 
 
 class FilterModule:

@@ -17,8 +17,8 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
     import botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.hastack.stack.plugins.module_utils.tags import STACK_TAG, owned
 
-STACK_TAG = "hastack:stack"
 ALPHABET = string.ascii_letters + string.digits
 
 
@@ -67,7 +67,7 @@ def create_secrets(module, ssm, names: list[str], description: str, tags: dict) 
                 aws_retry=True,
                 Name=name,
                 Description=description[:1024],
-                Value="".join(random.choice(ALPHABET) for _ in range(50)),
+                Value="".join(random.choice(ALPHABET) for _char in range(50)),
                 Type="SecureString",
                 Overwrite=False,
                 **({"Tags": tag_list} if tag_list else {}),
@@ -100,7 +100,7 @@ def delete_generated(module, ssm, stack: str) -> list[str]:
             continue
         except _errors() as e:
             module.fail_json_aws(e, msg=f"Failed to read the tags of {parameter['Name']}")
-        if any(t["Key"] == STACK_TAG and t["Value"] == stack for t in tags):
+        if owned(tags, stack):
             doomed.append(parameter["Name"])
     if not module.check_mode:
         for name in doomed:

@@ -18,8 +18,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-STACK_TAG = "hastack:stack"
+from ansible_collections.hastack.stack.plugins.module_utils.tags import owned, tag_list
 
 
 class Identity:
@@ -85,7 +84,6 @@ class Identity:
     def present(self) -> None:
         p = self.p
         tags = {str(k): str(v) for k, v in p["tags"].items()}
-        tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
         role = (self.read("get_role", RoleName=self.name) or {}).get("Role")
         if role is None:
             answer = self.write(
@@ -95,7 +93,7 @@ class Identity:
                 RoleName=self.name,
                 AssumeRolePolicyDocument=json.dumps(p["trust_policy"]),
                 Description=p["description"],
-                Tags=tag_list,
+                Tags=tag_list(tags),
             )
             role = (answer or {}).get("Role") or (
                 self.read("get_role", RoleName=self.name) or {}
@@ -169,7 +167,7 @@ class Identity:
                 "create_instance_profile",
                 ignore="EntityAlreadyExists",
                 InstanceProfileName=self.name,
-                Tags=tag_list,
+                Tags=tag_list(tags),
             )
             profile = (answer or {}).get("InstanceProfile") or (
                 self.read("get_instance_profile", InstanceProfileName=self.name) or {}
@@ -203,8 +201,7 @@ class Identity:
         )
 
     def owned(self, resource: dict) -> bool:
-        tags = resource.get("Tags", [])
-        return any(t["Key"] == STACK_TAG and t["Value"] == self.p["stack_name"] for t in tags)
+        return owned(resource.get("Tags"), self.p["stack_name"])
 
     def absent(self) -> list[str]:
         """Delete the profile and the role if they carry the stack's tag; the actions taken."""

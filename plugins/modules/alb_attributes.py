@@ -11,21 +11,17 @@ missing attribute as different and behaves the same on both.
 
 from __future__ import annotations
 
-from typing import Any
-
-from ansible_collections.amazon.aws.plugins.module_utils.elb_utils import (
-    AnsibleELBv2Error,
-    describe_load_balancer_attributes,
-    modify_load_balancer_attributes,
-)
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
 DOCUMENTATION = r"""
 module: alb_attributes
 short_description: Set attributes of an Application Load Balancer
+author: hastack maintainers (@hastack)
 description:
   - Compares the given attributes with the load balancer's and modifies only those that differ.
   - An attribute the API does not return counts as different.
+  - "Upstream: amazon.aws.elb_application_lb compares its few attributes by indexing what
+    DescribeLoadBalancerAttributes returned, so it fails with a KeyError where an attribute is
+    listed only once set (moto); on real AWS it works, and this module only saves a module
+    start-up and takes any attribute key."
 options:
   load_balancer_arn:
     description: ARN of the load balancer.
@@ -62,6 +58,15 @@ modified:
   returned: always
   type: dict
 """
+
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.elb_utils import (
+    AnsibleELBv2Error,
+    describe_load_balancer_attributes,
+    modify_load_balancer_attributes,
+)
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
 def _api_value(value: Any) -> str:

@@ -35,6 +35,10 @@ description:
     elasticloadbalancing:DeleteListener, elasticloadbalancing:DeleteLoadBalancer,
     elasticloadbalancing:DescribeTargetGroups, elasticloadbalancing:DeleteTargetGroup,
     ec2:DescribeSecurityGroups, ec2:DescribeNetworkInterfaces."
+  - "Upstream: amazon.aws.elb_application_lb and community.aws.elb_target_group delete one
+    resource per module run and by name (ELBv2 has no tag filter), elb_target_group does not retry
+    C(ResourceInUse) while listeners go, and nothing waits for a deleted load balancer's network
+    interfaces, which block the VPC's deletion."
 options:
   stack_name:
     description: Value of the C(hastack:stack) tag of the resources to delete.
@@ -62,7 +66,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -93,8 +97,6 @@ security_group_ids:
 """
 
 import contextlib
-import random
-import time
 from typing import Any, NoReturn
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
@@ -104,15 +106,18 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    elbv2_tags,
+    owned,
+    stack_filters,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.waits import (
+    Deadline,
+    error_code,
+    poll,
+)
 
-STACK_TAG = "hastack:stack"
-ROLE_TAG = "hastack:role"
-TAG_BATCH = 20  # DescribeTags takes at most 20 ARNs
 GONE = ("LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound")
-
-
-def _code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
 
 
 @AWSRetry.jittered_backoff()
@@ -126,7 +131,7 @@ class Teardown:
         self.stack = module.params["stack_name"]
         self.timeout = module.params["wait_timeout"]
         self.delay = module.params["wait_delay"]
-        self.deadline = time.monotonic() + self.timeout
+        self.deadline = Deadline(self.timeout)
         retry = AWSRetry.jittered_backoff()
         self.elbv2 = module.client("elbv2", retry_decorator=retry)
         self.ec2 = module.client("ec2", retry_decorator=retry)
@@ -148,43 +153,13 @@ class Teardown:
         self.module.fail_json(msg=msg, **done)
         raise AssertionError("unreachable")  # fail_json exits
 
-    def pause(self, delay: float) -> float:
-        """Sleep a jittered ``delay`` (never past the deadline); the next, doubled, capped delay."""
-        left = self.deadline - time.monotonic()
-        time.sleep(max(0.0, min(delay * random.uniform(0.5, 1.0), left)))  # noqa: S311 - jitter
-        return min(delay * 2, self.delay)
-
     def owned(self, resources: list[dict], arn_key: str, kind: str) -> list[dict]:
         """The resources tagged with the stack and hastack:role=alb (DescribeTags, 20 at a time)."""
-        arns = [r[arn_key] for r in resources]
-        tags: dict[str, dict[str, str]] = {}
-        for start in range(0, len(arns), TAG_BATCH):
-            batch = arns[start : start + TAG_BATCH]
-            try:
-                found = self.elbv2.describe_tags(aws_retry=True, ResourceArns=batch)
-            except AWS_ERRORS as e:
-                if _code(e) not in GONE:
-                    self.fail(f"Failed to read the tags of the region's {kind}", e)
-                # One of the batch was deleted meanwhile (another stack's destroy): one by one.
-                found = {"TagDescriptions": []}
-                for arn in batch:
-                    try:
-                        found["TagDescriptions"] += self.elbv2.describe_tags(
-                            aws_retry=True, ResourceArns=[arn]
-                        )["TagDescriptions"]
-                    except AWS_ERRORS as e:
-                        if _code(e) not in GONE:
-                            self.fail(f"Failed to read the tags of {arn}", e)
-            for description in found["TagDescriptions"]:
-                tags[description["ResourceArn"]] = {
-                    t["Key"]: t["Value"] for t in description.get("Tags", [])
-                }
-        return [
-            r
-            for r in resources
-            if tags.get(r[arn_key], {}).get(STACK_TAG) == self.stack
-            and tags.get(r[arn_key], {}).get(ROLE_TAG) == "alb"
-        ]
+        try:
+            tags = elbv2_tags(self.elbv2, [r[arn_key] for r in resources], GONE)
+        except AWS_ERRORS as e:
+            self.fail(f"Failed to read the tags of the region's {kind}", e)
+        return [r for r in resources if owned(tags.get(r[arn_key], {}), self.stack, "alb")]
 
     # -- load balancers -------------------------------------------------------------------
 
@@ -247,9 +222,9 @@ class Teardown:
                 self.load_balancers.append(name)
                 self.changed = True
             except AWS_ERRORS as e:
-                if _code(e) == "LoadBalancerNotFound":
+                if error_code(e) == "LoadBalancerNotFound":
                     continue  # deleted meanwhile
-                if _code(e) == "OperationNotPermitted":
+                if error_code(e) == "OperationNotPermitted":
                     self.fail(
                         f"AWS refused to delete load balancer {name}: deletion protection was "
                         "turned on during the destroy (alb_deletion_protection). Run again with "
@@ -265,7 +240,7 @@ class Teardown:
             self.elbv2.delete_listener(aws_retry=True, ListenerArn=arn)
             self.changed = True
         except AWS_ERRORS as e:
-            if _code(e) != "ListenerNotFound":  # deleted meanwhile: fine
+            if error_code(e) != "ListenerNotFound":  # deleted meanwhile: fine
                 raise
 
     def wait_load_balancers_gone(self, lbs: list[dict]) -> None:
@@ -276,18 +251,18 @@ class Teardown:
                 try:
                     self.elbv2.describe_load_balancers(aws_retry=True, LoadBalancerArns=[arn])
                 except AWS_ERRORS as e:
-                    if _code(e) != "LoadBalancerNotFound":
+                    if error_code(e) != "LoadBalancerNotFound":
                         self.fail(f"Failed to read load balancer {pending[arn]} being deleted", e)
                     del pending[arn]
             if not pending:
                 return
-            if time.monotonic() >= self.deadline:
+            if self.deadline.passed():
                 self.fail(
                     f"Load balancer {', '.join(sorted(pending.values()))} is still listed "
                     f"{self.timeout}s after its deletion began (alb_wait_timeout). Run the "
                     "destroy again, or raise alb_wait_timeout."
                 )
-            delay = self.pause(delay)
+            delay = self.deadline.backoff(delay, self.delay)
 
     # -- target groups --------------------------------------------------------------------
 
@@ -313,12 +288,12 @@ class Teardown:
                 self.elbv2.delete_target_group(aws_retry=True, TargetGroupArn=tg["TargetGroupArn"])
                 return True
             except AWS_ERRORS as e:
-                code = _code(e)
+                code = error_code(e)
                 if code == "TargetGroupNotFound":
                     return False
                 if code != "ResourceInUse":
                     self.fail(f"Failed to delete target group {name}", e)
-                if time.monotonic() >= self.deadline:
+                if self.deadline.passed():
                     users = ", ".join(tg.get("LoadBalancerArns", [])) or "a listener or rule"
                     self.fail(
                         f"Target group {name} is still in use (ResourceInUse, by {users}) after "
@@ -326,25 +301,23 @@ class Teardown:
                         "destroy again, or raise alb_wait_timeout.",
                         e,
                     )
-                delay = self.pause(delay)
+                delay = self.deadline.backoff(delay, self.delay)
 
     # -- security groups' network interfaces ----------------------------------------------
 
     def find_security_groups(self) -> None:
-        filters = [
-            {"Name": f"tag:{STACK_TAG}", "Values": [self.stack]},
-            {"Name": f"tag:{ROLE_TAG}", "Values": ["alb"]},
-        ]
         try:
             groups = _paginate(
-                self.ec2, "describe_security_groups", "SecurityGroups", Filters=filters
+                self.ec2,
+                "describe_security_groups",
+                "SecurityGroups",
+                Filters=stack_filters(self.stack, "alb"),
             )
         except AWS_ERRORS as e:
             self.fail("Failed to list the stack's load balancer security groups", e)
         for group in groups:
-            tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
             # Selected client-side too: a filter an API ignores must not widen the wait.
-            if tags.get(STACK_TAG) == self.stack and tags.get(ROLE_TAG) == "alb":
+            if owned(group.get("Tags"), self.stack, "alb"):
                 self.security_group_ids.append(group["GroupId"])
         self.security_group_ids.sort()
 
@@ -352,9 +325,10 @@ class Teardown:
         if not self.security_group_ids or self.module.check_mode:
             return
         filters = [{"Name": "group-id", "Values": self.security_group_ids}]
-        while True:
+
+        def look() -> list[dict]:
             try:
-                enis = _paginate(
+                return _paginate(
                     self.ec2,
                     "describe_network_interfaces",
                     "NetworkInterfaces",
@@ -362,20 +336,19 @@ class Teardown:
                 )
             except AWS_ERRORS as e:
                 self.fail("Failed to list the network interfaces of the load balancer's group", e)
-            if not enis:
-                return
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                ids = ", ".join(e["NetworkInterfaceId"] for e in enis)
-                what = "; ".join(
-                    e.get("Description") or e.get("InterfaceType") or "no description" for e in enis
-                )
-                self.fail(
-                    f"Network interfaces {ids} still use the load balancer security group "
-                    f"{', '.join(self.security_group_ids)} after alb_wait_timeout={self.timeout}s "
-                    f"({what}). Run the destroy again, or raise alb_wait_timeout."
-                )
-            time.sleep(min(self.delay, left))
+
+        def timed_out(enis: list[dict]) -> NoReturn:
+            ids = ", ".join(e["NetworkInterfaceId"] for e in enis)
+            what = "; ".join(
+                e.get("Description") or e.get("InterfaceType") or "no description" for e in enis
+            )
+            self.fail(
+                f"Network interfaces {ids} still use the load balancer security group "
+                f"{', '.join(self.security_group_ids)} after alb_wait_timeout={self.timeout}s "
+                f"({what}). Run the destroy again, or raise alb_wait_timeout."
+            )
+
+        poll(self.deadline, look, lambda enis: not enis, self.delay, timed_out)
 
     def run(self) -> None:
         lbs = self.find_load_balancers()

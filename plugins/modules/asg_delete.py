@@ -23,6 +23,9 @@ description:
   - Check mode lists what would be deleted and calls nothing that changes AWS.
   - IAM actions autoscaling:DescribeAutoScalingGroups, autoscaling:UpdateAutoScalingGroup,
     autoscaling:DeleteAutoScalingGroup.
+  - "Upstream: amazon.aws.autoscaling_group C(state=absent) sleeps a fixed 10 s between looks at
+    the instances and 5 s between looks at the group (10-15 s a group when AWS is done sooner),
+    and deletes one group a run, found by name, not by tag."
 options:
   stack_name:
     description: Value of the C(hastack:stack) tag of the groups to delete.
@@ -40,7 +43,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -66,19 +69,13 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-STACK_TAG = "hastack:stack"
+from ansible_collections.hastack.stack.plugins.module_utils.tags import owned, stack_filters
+from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline
 
 
 def _owned(groups: list[dict], stack_name: str) -> list[dict]:
     """Select by tag client-side as well: a filter an API ignores must not widen the delete."""
-    return [
-        g
-        for g in groups
-        if any(
-            t.get("Key") == STACK_TAG and t.get("Value") == stack_name for t in g.get("Tags", [])
-        )
-    ]
+    return [g for g in groups if owned(g.get("Tags"), stack_name)]
 
 
 def _describe(client, **kwargs) -> list[dict]:
@@ -101,7 +98,7 @@ def main() -> None:
     describe = AWSRetry.jittered_backoff()(_describe)
     try:
         groups = _owned(
-            describe(client, Filters=[{"Name": f"tag:{STACK_TAG}", "Values": [stack_name]}]),
+            describe(client, Filters=stack_filters(stack_name)),
             stack_name,
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
@@ -110,7 +107,7 @@ def main() -> None:
     if not names or module.check_mode:
         module.exit_json(changed=bool(names), deleted=names)
 
-    deadline = time.monotonic() + module.params["wait_timeout"]
+    deadline = Deadline(module.params["wait_timeout"])
 
     def wait(what: str, done) -> None:
         while True:
@@ -120,7 +117,7 @@ def main() -> None:
                 module.fail_json_aws(e, msg="Failed to read the Auto Scaling groups being deleted")
             if done(left):
                 return
-            if time.monotonic() >= deadline:
+            if deadline.passed():
                 module.fail_json(
                     msg=(
                         f"{what}: Auto Scaling group(s) "

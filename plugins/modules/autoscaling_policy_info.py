@@ -9,6 +9,8 @@ short_description: List the scaling policies of an Auto Scaling group
 description:
   - Returns every scaling policy of one Auto Scaling group, as DescribePolicies gives them.
   - Read only; used by verify playbooks and check.yml to audit what AWS holds.
+  - "Upstream: neither amazon.aws nor community.aws has an info module for Auto Scaling scaling
+    policies (community.aws.autoscaling_policy only writes)."
 options:
   asg_name:
     description: Name of the Auto Scaling group.
@@ -18,7 +20,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""

@@ -11,24 +11,10 @@ are the only ones, so the time a dead target costs is bounded by them.
 
 from __future__ import annotations
 
-import contextlib
-import os
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.hastack.stack.plugins.module_utils.target import (
-    TargetError,
-    TargetUnreachable,
-)
-from ansible_collections.hastack.stack.plugins.module_utils.target import (
-    check_target as check,
-)
-
 DOCUMENTATION = r"""
 module: aws_reach
 short_description: Check that AWS (or an emulator) answers, with botocore's retries only
+author: hastack maintainers (@hastack)
 description:
   - Calls STS GetCallerIdentity once. It needs no IAM permission, so it fails only when the
     endpoint, the network, the credentials or the API's capacity fail.
@@ -40,6 +26,9 @@ description:
     chain without any AWS call (the collection's C(target) module_utils, which the hastack
     wrapper also loads), so a setting a person can fix is refused with its own message
     before the first call.
+  - "Upstream: amazon.aws.aws_caller_info wraps the call in AWSRetry.jittered_backoff (10 more
+    tries, pauses up to 60 s) on top of botocore's retries, so a dead endpoint holds a run for
+    minutes, and its error names neither the endpoint nor the retry setting."
 options:
   target_check:
     description: Check the target before the call.
@@ -89,6 +78,21 @@ attempts:
   returned: always
   type: int
 """
+
+import contextlib
+import os
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.hastack.stack.plugins.module_utils.target import (
+    TargetError,
+    TargetUnreachable,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.target import (
+    check_target as check,
+)
 
 
 def check_target(module: AnsibleAWSModule) -> None:

@@ -25,6 +25,9 @@ description:
   - Check mode reads only and reports the secrets it would create. Values are never returned.
   - IAM actions sts:GetCallerIdentity, ssm:GetParameter, ec2:DescribeImages, ssm:GetParameters,
     ssm:PutParameter, ssm:AddTagsToResource.
+  - "Upstream: nothing is missing (aws_caller_info, the amazon.aws.ssm_parameter lookup,
+    ec2_ami_info and community.aws.ssm_parameter do these reads and writes); this module saves
+    their four module start-ups, and aws_caller_info's AWSRetry on top of botocore's retries."
 options:
   ami_id: {description: AMI id; empty reads I(ami_ssm_parameter)., type: str, default: ""}
   ami_ssm_parameter: {description: SSM parameter holding an AMI id., type: str, default: ""}
@@ -43,7 +46,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -90,10 +93,10 @@ def main() -> None:
             "ami_id": {"type": "str", "default": ""},
             "ami_ssm_parameter": {"type": "str", "default": ""},
             "root_volume_size": {"type": "int", "default": 0},
-            "secrets": {"type": "dict", "default": {}},
+            "secrets": {"type": "dict", "default": {}, "no_log": False},
             "create_missing_secrets": {"type": "bool", "default": False},
-            "secrets_description": {"type": "str", "default": ""},
-            "secrets_tags": {"type": "dict", "default": {}},
+            "secrets_description": {"type": "str", "default": "", "no_log": False},
+            "secrets_tags": {"type": "dict", "default": {}, "no_log": False},
         },
         supports_check_mode=True,
     )

@@ -23,23 +23,10 @@ Exactly one gateway and one Elastic IP per zone, also when the API misbehaves:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import time
-from typing import Any
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
-
 DOCUMENTATION = r"""
 module: nat_gateways
 short_description: A stack's NAT gateways with their Elastic IPs and private default routes
+author: hastack maintainers (@hastack)
 description:
   - With I(state=present), gives each zone the mode wants one NAT gateway with its own tagged
     Elastic IP, points each private route table's 0.0.0.0/0 route at the gateway of its zone
@@ -51,6 +38,9 @@ description:
   - With I(state=absent), deletes every gateway of the stack, waits until all are deleted and
     then releases the stack's NAT Elastic IPs (AWS refuses to release an EIP still in use).
   - Check mode makes no mutating call and reports what would change in C(actions).
+  - "Upstream: amazon.aws.ec2_vpc_nat_gateway creates and waits for one gateway per module run, so
+    the zones' 1.5-2 min of provisioning cannot overlap, and amazon.aws.ec2_vpc_route_table sleeps
+    a fixed 5 s after every change."
 options:
   state:
     description: present builds and converges; absent removes gateways and Elastic IPs.
@@ -144,10 +134,37 @@ actions:
   elements: str
 """
 
+import contextlib
+import hashlib
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import (
+    AWSRetry,
+    RetryingBotoClientWrapper,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    AZ_TAG,
+    ROLE_TAG,
+    STACK_TAG,
+    owned,
+    stack_filters,
+    tag_list,
+    tags_of,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.waits import (
+    Deadline,
+    error_code,
+    poll,
+)
+
 LIVE = ("pending", "available")
 DEAD = ("deleting", "deleted", "failed")
 DEFAULT_ROUTE = "0.0.0.0/0"
-ROLE_TAG = {"hastack:role": "nat"}
+NAT_ROLE = {ROLE_TAG: "nat"}
 # Right after a create, AWS may not know the new ID yet (eventual consistency).
 FRESH_NOT_FOUND = [
     "InvalidNatGatewayID.NotFound",
@@ -161,14 +178,6 @@ GONE = (
     "InvalidAssociationID.NotFound",
     "InvalidRoute.NotFound",
 )
-
-
-def _code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
-def _tags(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
 
 
 def _allocation_of(nat: dict[str, Any]) -> str:
@@ -202,7 +211,7 @@ class NatGateways:
             self.ec2.client,
             AWSRetry.jittered_backoff(catch_extra_error_codes=["InvalidIPAddress.InUse"]),
         )
-        self.deadline = time.monotonic() + self.params["wait_timeout"]
+        self.deadline = Deadline(self.params["wait_timeout"])
         self.actions: list[str] = []
         self.changed = False
 
@@ -216,24 +225,24 @@ class NatGateways:
         self.changed = True
 
     def mine(self, resource: dict[str, Any]) -> bool:
-        tags = _tags(resource)
-        return tags.get("hastack:stack") == self.stack and tags.get("hastack:role", "nat") == "nat"
+        tags = tags_of(resource)
+        return tags.get(STACK_TAG) == self.stack and tags.get(ROLE_TAG, "nat") == "nat"
 
     def tag_spec(self, kind: str, az: str) -> list[dict[str, Any]]:
         tags = self.wanted_tags(az)
-        return [{"ResourceType": kind, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        return [{"ResourceType": kind, "Tags": tag_list(tags)}]
 
     def wanted_tags(self, az: str) -> dict[str, str]:
         return {
             **{k: str(v) for k, v in (self.params["tags"] or {}).items()},
             "Name": f"{self.stack}-nat-{az}",
-            "hastack:stack": self.stack,
-            **ROLE_TAG,
-            "hastack:az": az,
+            STACK_TAG: self.stack,
+            **NAT_ROLE,
+            AZ_TAG: az,
         }
 
     def describe_nats(self, extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        filters = [{"Name": "tag:hastack:stack", "Values": [self.stack]}, *(extra or [])]
+        filters = [*stack_filters(self.stack), *(extra or [])]
         found: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"Filter": filters}
         try:
@@ -246,51 +255,45 @@ class NatGateways:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.fail(e, "Failed to list the stack's NAT gateways")
         # moto ignores the tag filter on NAT gateways: never act on another stack's gateway.
-        return [n for n in found if _tags(n).get("hastack:stack") == self.stack]
+        return [n for n in found if owned(n.get("Tags"), self.stack)]
 
     def describe_eips(self) -> list[dict[str, Any]]:
-        filters = [
-            {"Name": "tag:hastack:stack", "Values": [self.stack]},
-            {"Name": "tag:hastack:role", "Values": ["nat"]},
-        ]
         try:
-            found = self.ec2.describe_addresses(aws_retry=True, Filters=filters)["Addresses"]
+            found = self.ec2.describe_addresses(
+                aws_retry=True, Filters=stack_filters(self.stack, "nat")
+            )["Addresses"]
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.fail(e, "Failed to list the stack's NAT Elastic IPs")
-        return [
-            a
-            for a in found
-            if _tags(a).get("hastack:stack") == self.stack and _tags(a).get("hastack:role") == "nat"
-        ]
+        return [a for a in found if owned(a.get("Tags"), self.stack, "nat")]
 
     def poll(
         self, ids: set[str], done: Any, what: str, timeout_hint: str
     ) -> dict[str, dict[str, Any]]:
         """Look at the gateways ``ids`` every wait_delay seconds until ``done(states)``, where
         ``states`` maps each id to its gateway (missing: not visible yet, or long gone)."""
-        while True:
-            seen = {
+
+        def look() -> dict[str, dict[str, Any]]:
+            return {
                 n["NatGatewayId"]: n
                 for n in self.describe_nats([{"Name": "nat-gateway-id", "Values": sorted(ids)}])
             }
-            if done(seen):
-                return seen
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                states = ", ".join(
-                    f"{i} {seen[i]['State'] if i in seen else 'not visible'}" for i in sorted(ids)
-                )
-                self.module.fail_json(
-                    msg=f"{what} after nat_wait_timeout={self.params['wait_timeout']}s"
-                    f" ({states}); {timeout_hint}",
-                    actions=self.actions,
-                    changed=self.changed,
-                )
-            time.sleep(min(self.params["wait_delay"], left))
+
+        def timed_out(seen: dict[str, dict[str, Any]]) -> None:
+            states = ", ".join(
+                f"{i} {seen[i]['State'] if i in seen else 'not visible'}" for i in sorted(ids)
+            )
+            self.module.fail_json(
+                msg=f"{what} after nat_wait_timeout={self.params['wait_timeout']}s"
+                f" ({states}); {timeout_hint}",
+                actions=self.actions,
+                changed=self.changed,
+            )
+
+        return poll(self.deadline, look, done, self.params["wait_delay"], timed_out)
 
     def delete_nat(self, nat: dict[str, Any]) -> None:
         nat_id = nat["NatGatewayId"]
-        self.act(f"delete NAT gateway {nat_id} ({_tags(nat).get('hastack:az', '?')})")
+        self.act(f"delete NAT gateway {nat_id} ({tags_of(nat).get(AZ_TAG, '?')})")
         if not self.check:
             self.unless_gone(
                 f"delete NAT gateway {nat_id}", self.ec2.delete_nat_gateway, NatGatewayId=nat_id
@@ -300,7 +303,7 @@ class NatGateways:
         allocation = eip["AllocationId"]
         self.act(
             f"release Elastic IP {allocation} {eip.get('PublicIp', '')}"
-            f" ({_tags(eip).get('hastack:az', '?')})"
+            f" ({tags_of(eip).get(AZ_TAG, '?')})"
         )
         if not self.check:
             self.unless_gone(
@@ -314,7 +317,7 @@ class NatGateways:
         try:
             call(aws_retry=True, **kwargs)
         except botocore.exceptions.ClientError as e:
-            if _code(e) not in GONE:
+            if error_code(e) not in GONE:
                 self.fail(e, f"Failed to {what}")
         except botocore.exceptions.BotoCoreError as e:
             self.fail(e, f"Failed to {what}")
@@ -346,7 +349,7 @@ class NatGateways:
         mode = self.params["mode"]
         subnets = [(s["az"], s["id"]) for s in self.params["public_subnets"]]
         subnet_by_az = dict(subnets)
-        azs = [az for az, _ in subnets]
+        azs = [az for az, _subnet in subnets]
         wanted = azs if mode == "per_az" else (azs[:1] if mode == "single" else [])
         if mode != "none" and not wanted:
             self.module.fail_json(
@@ -362,7 +365,7 @@ class NatGateways:
         for nat in sorted(
             nats, key=lambda n: (n["State"] != "available", str(n.get("CreateTime", "")))
         ):
-            az = _tags(nat).get("hastack:az", "")
+            az = tags_of(nat).get(AZ_TAG, "")
             if nat["State"] not in LIVE:
                 continue
             if az in wanted and az not in by_az and nat.get("SubnetId") == subnet_by_az[az]:
@@ -379,11 +382,11 @@ class NatGateways:
             n["NatGatewayId"]
             for n in dead
             if n["State"] == "deleting"
-            and _tags(n).get("hastack:az") in missing
+            and tags_of(n).get(AZ_TAG) in missing
             and not any(
                 self.usable(a, dead)
                 for a in eips
-                if _tags(a).get("hastack:az") == _tags(n).get("hastack:az")
+                if tags_of(a).get(AZ_TAG) == tags_of(n).get(AZ_TAG)
             )
         }
         if held and not self.check:
@@ -419,7 +422,7 @@ class NatGateways:
                     self.module.fail_json(
                         msg="NAT gateways failed: "
                         + "; ".join(
-                            f"{n['NatGatewayId']} ({_tags(n).get('hastack:az')}):"
+                            f"{n['NatGatewayId']} ({tags_of(n).get(AZ_TAG)}):"
                             f" {n.get('FailureMessage') or n['State']}"
                             for n in failed
                         )
@@ -459,10 +462,10 @@ class NatGateways:
         self.release_surplus(eips, in_use, dead)
 
         for az, nat in existing.items():
-            self.converge_tags(nat.get("NatGatewayId", ""), _tags(nat), az, "NAT gateway")
+            self.converge_tags(nat.get("NatGatewayId", ""), tags_of(nat), az, "NAT gateway")
             for eip in eips:
                 if eip["AllocationId"] == _allocation_of(nat):
-                    self.converge_tags(eip["AllocationId"], _tags(eip), az, "Elastic IP")
+                    self.converge_tags(eip["AllocationId"], tags_of(eip), az, "Elastic IP")
 
         gateways = []
         for az in wanted:
@@ -509,10 +512,10 @@ class NatGateways:
         if self.check:
             return
         try:
-            self.ec2.create_tags(
+            self.ec2.createtags_of(
                 aws_retry=True,
                 Resources=[rid],
-                Tags=[{"Key": k, "Value": v} for k, v in add.items()],
+                Tags=tag_list(add),
             )
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.fail(e, f"Failed to tag {kind} {rid}")
@@ -520,7 +523,7 @@ class NatGateways:
     def create_nat(
         self, az: str, subnet_id: str, eips: list[dict[str, Any]], dead: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        zone_eips = [a for a in eips if _tags(a).get("hastack:az") == az]
+        zone_eips = [a for a in eips if tags_of(a).get(AZ_TAG) == az]
         eip = next((a for a in zone_eips if not a.get("AssociationId")), None) or next(
             (a for a in zone_eips if self.usable(a, dead)), None
         )
@@ -549,7 +552,7 @@ class NatGateways:
                         aws_retry=True, AssociationId=eip["AssociationId"]
                     )
                 except botocore.exceptions.ClientError as e:
-                    if _code(e) not in GONE:
+                    if error_code(e) not in GONE:
                         self.fail(e, f"Failed to disassociate Elastic IP {eip['AllocationId']}")
                 except botocore.exceptions.BotoCoreError as e:
                     self.fail(e, f"Failed to disassociate Elastic IP {eip['AllocationId']}")
@@ -558,7 +561,7 @@ class NatGateways:
         if self.check:
             return {"State": "pending", "NatGatewayAddresses": [{"AllocationId": allocation}]}
         salt = sorted(n["NatGatewayId"] for n in dead if _allocation_of(n) == allocation)
-        for _ in range(3):
+        for _attempt in range(3):
             token = client_token(self.stack, az, subnet_id, allocation, salt)
             try:
                 nat = self.ec2_fresh.create_nat_gateway(
@@ -572,18 +575,21 @@ class NatGateways:
             except botocore.exceptions.ClientError as e:
                 # The first of two identical requests made it (its answer was lost and the
                 # emulator does not honour the token), or the token was used with other tags.
-                if _code(e) not in ("Resource.AlreadyAssociated", "IdempotentParameterMismatch"):
+                if error_code(e) not in (
+                    "Resource.AlreadyAssociated",
+                    "IdempotentParameterMismatch",
+                ):
                     self.fail(e, f"Failed to create the NAT gateway of {az}")
                 adopted = [
                     n
                     for n in self.describe_nats([{"Name": "subnet-id", "Values": [subnet_id]}])
                     if n["State"] in LIVE
                     and _allocation_of(n) == allocation
-                    and _tags(n).get("hastack:az") == az
+                    and tags_of(n).get(AZ_TAG) == az
                 ]
                 if adopted:
                     return adopted[0]
-                if _code(e) == "Resource.AlreadyAssociated":
+                if error_code(e) == "Resource.AlreadyAssociated":
                     self.fail(
                         e, f"Elastic IP {allocation} of {az} is associated with something else"
                     )
@@ -663,7 +669,7 @@ class NatGateways:
         try:
             call[verb](aws_retry=True, **args)
         except botocore.exceptions.ClientError as e:
-            code = _code(e)
+            code = error_code(e)
             if verb == "create" and code == "RouteAlreadyExists":  # made since we looked
                 self.route_call_raw(self.ec2_fresh.replace_route, rtb, args)
             elif verb == "replace" and code == "InvalidRoute.NotFound":  # removed since we looked

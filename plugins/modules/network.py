@@ -12,28 +12,10 @@ no-op makes Describe calls only; check mode makes no other call and reports each
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import ipaddress
-import json
-import random
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
-
 DOCUMENTATION = r"""
 module: network
 short_description: Converge a stack's VPC, subnets, internet gateway, route tables and default group
+author: hastack maintainers (@hastack)
 description:
   - Looks up the region's available zones and picks the wanted ones (C(azs), or the first
     C(az_count) by name); fails before any change when they are not there.
@@ -52,6 +34,9 @@ description:
     a create, NotFound answers (eventual consistency) are retried the same way. No fixed sleeps.
   - Check mode makes Describe calls only and reports what would change (C(changes), and a
     before/after C(diff) with --diff).
+  - "Upstream: amazon.aws.ec2_vpc_route_table sleeps a fixed 5 s after every change, and the
+    network took ten module runs (subnets and private route tables one per resource in loops),
+    each paying a module start-up and its own Describe calls."
 options:
   stack_name:
     description: Name of the stack; prefix of every resource Name and value of C(hastack:stack).
@@ -135,7 +120,32 @@ diff:
   type: dict
 """
 
-STACK_TAG = "hastack:stack"
+import contextlib
+import copy
+import ipaddress
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import (
+    AWSRetry,
+    RetryingBotoClientWrapper,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    AZ_TAG,
+    STACK_TAG,
+    TIER_TAG,
+    stack_filters,
+    tag_list,
+    tags_of,
+)
+from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline
+
 ANY_IPV4 = "0.0.0.0/0"
 # What AWS answers for a few seconds after a create, until the new resource is visible to every
 # endpoint; retried only on calls that use a resource this run created.
@@ -162,14 +172,6 @@ ROUTE_TARGETS = (
     "LocalGatewayId",
     "CoreNetworkArn",
 )
-
-
-def tags_of(resource: dict[str, Any] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in (resource or {}).get("Tags") or []}
-
-
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
 def route_target(route: dict[str, Any]) -> str:
@@ -281,7 +283,7 @@ class Network:
     def read_all(self, calls: dict[str, tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
         """Independent reads at once: the run waits for the slowest, not for their sum."""
         with ThreadPoolExecutor(max_workers=min(self.read_workers, len(calls))) as pool:
-            futures = {name: pool.submit(call) for name, (_, call) in calls.items()}
+            futures = {name: pool.submit(call) for name, (_what, call) in calls.items()}
         results = {}
         for name, future in futures.items():
             try:
@@ -320,7 +322,7 @@ class Network:
     # -- tags ----------------------------------------------------------------------------
 
     def spec(self, resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
-        return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]
+        return [{"ResourceType": resource_type, "Tags": tag_list(tags, sort=True)}]
 
     def ensure_tags(self, resource: dict[str, Any], rid: str, label: str, want: dict) -> None:
         """Queue one resource's tag changes (flush_tags makes them); apply them in memory."""
@@ -337,7 +339,7 @@ class Network:
         if to_unset:
             self.tag_unsets.setdefault(tuple(to_unset), []).append(rid)
         kept = {k: v for k, v in current.items() if k not in to_unset}
-        resource["Tags"] = tag_list({**kept, **to_set})
+        resource["Tags"] = tag_list({**kept, **to_set}, sort=True)
 
     def flush_tags(self) -> None:
         """One CreateTags per distinct set of tags to add, one DeleteTags per set to remove."""
@@ -386,7 +388,7 @@ class Network:
         return zones
 
     def read_network(self) -> None:
-        vpc_filter = [{"Name": f"tag:{STACK_TAG}", "Values": [self.stack]}]
+        vpc_filter = stack_filters(self.stack)
         first = self.read_all(
             {
                 "zones": (
@@ -523,7 +525,7 @@ class Network:
             )
             vpc_id = answer["Vpc"]["VpcId"] if answer else self.placeholder(name)
             self.new_ids.add(vpc_id)
-            self.vpc = {"VpcId": vpc_id, "CidrBlock": self.cidr, "Tags": tag_list(want)}
+            self.vpc = {"VpcId": vpc_id, "CidrBlock": self.cidr, "Tags": tag_list(want, sort=True)}
             # What AWS gives every new VPC (not the default VPC): DNS support, no hostnames.
             self.dns = {"enableDnsSupport": True, "enableDnsHostnames": False}
         vpc_id = self.vpc["VpcId"]
@@ -553,7 +555,7 @@ class Network:
                 gateways = self.read(
                     "describe_internet_gateways",
                     "InternetGateways",
-                    Filters=[{"Name": f"tag:{STACK_TAG}", "Values": [self.stack]}],
+                    Filters=stack_filters(self.stack),
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 self.module.fail_json_aws(e, msg="Failed to list the stack's internet gateways")
@@ -579,7 +581,11 @@ class Network:
                     else self.placeholder(name)
                 )
                 self.new_ids.add(igw_id)
-                self.igw = {"InternetGatewayId": igw_id, "Tags": tag_list(want), "Attachments": []}
+                self.igw = {
+                    "InternetGatewayId": igw_id,
+                    "Tags": tag_list(want, sort=True),
+                    "Attachments": [],
+                }
             igw_id = self.igw["InternetGatewayId"]
             self.change(
                 f"attach internet gateway {igw_id} to {vpc_id}",
@@ -597,7 +603,7 @@ class Network:
         by_cidr = {s["CidrBlock"]: s for s in self.subnets}
         map_public = self.module.params["map_public_ip"]
         for spec in self.specs:
-            want = {**self.tags, "Name": spec["name"], "hastack:tier": spec["tier"]}
+            want = {**self.tags, "Name": spec["name"], TIER_TAG: spec["tier"]}
             subnet = by_cidr.get(spec["cidr"])
             if subnet is None:
                 answer = self.change(
@@ -618,7 +624,7 @@ class Network:
                     "CidrBlock": spec["cidr"],
                     "AvailabilityZone": spec["az"],
                     "MapPublicIpOnLaunch": False,
-                    "Tags": tag_list(want),
+                    "Tags": tag_list(want, sort=True),
                 }
                 self.subnets.append(subnet)
             spec["subnet"] = subnet
@@ -669,7 +675,7 @@ class Network:
                     }
                 ],
                 "Associations": [],
-                "Tags": tag_list(want),
+                "Tags": tag_list(want, sort=True),
             }
             self.route_tables.append(table)
         self.ensure_tags(table, table["RouteTableId"], name, want)
@@ -778,8 +784,8 @@ class Network:
                     "AssociationState": {"State": "associated"},
                 }
             )
-        keep = {(id(t), s["SubnetId"]) for t, s, _ in wanted}
-        tables = {id(t): (t, n) for t, _, n in wanted}
+        keep = {(id(t), s["SubnetId"]) for t, s, _name in wanted}
+        tables = {id(t): (t, n) for t, _subnet, n in wanted}
         for table, table_name in tables.values():
             for association in live_associations(table):
                 if (id(table), association["SubnetId"]) in keep:
@@ -797,7 +803,7 @@ class Network:
     def ensure_route_tables(self, vpc_id: str, igw_id: str) -> None:
         public_name = f"{self.stack}-public"
         self.public_rt = self.ensure_route_table(
-            vpc_id, public_name, {**self.tags, "Name": public_name, "hastack:tier": "public"}
+            vpc_id, public_name, {**self.tags, "Name": public_name, TIER_TAG: "public"}
         )
         self.ensure_public_routes(self.public_rt, igw_id)
         wanted = [
@@ -806,7 +812,7 @@ class Network:
         # One table per zone, so the nat role can route each zone to its own NAT gateway.
         for spec in (s for s in self.specs if s["tier"] == "private"):
             name = f"{self.stack}-private-{spec['az']}"
-            want = {**self.tags, "Name": name, "hastack:tier": "private", "hastack:az": spec["az"]}
+            want = {**self.tags, "Name": name, TIER_TAG: "private", AZ_TAG: spec["az"]}
             table = self.ensure_route_table(vpc_id, name, want)
             self.private_rts.append((spec, table))
             wanted.append((table, spec["subnet"], name))
@@ -846,7 +852,7 @@ class Network:
 
     def wait_for_default_group(self, vpc_id: str) -> dict[str, Any]:
         """A new VPC's default group, which AWS may list only a moment after the VPC."""
-        deadline = time.monotonic() + DEFAULT_GROUP_WAIT
+        deadline = Deadline(DEFAULT_GROUP_WAIT)
         delay = 0.25
         while True:
             try:
@@ -864,14 +870,13 @@ class Network:
                 )
             if groups:
                 return groups[0]
-            left = deadline - time.monotonic()
+            left = deadline.left()
             if left <= 0:
                 self.fail(
                     f"AWS listed no default security group for {vpc_id} within "
                     f"{DEFAULT_GROUP_WAIT}s of creating it; run the deploy again."
                 )
-            time.sleep(min(delay * random.uniform(0.5, 1.0), left))  # noqa: S311 - jitter
-            delay = min(delay * 2, 8)
+            delay = deadline.backoff(delay, 8, left)
 
     # -- results -------------------------------------------------------------------------
 
@@ -919,7 +924,7 @@ class Network:
                 ),
                 "tags": tags,
             }
-            if tags.get("hastack:tier") == "public":  # private routes are the nat role's
+            if tags.get(TIER_TAG) == "public":  # private routes are the nat role's
                 entry["routes"] = sorted(
                     f"{route_dest(r)} -> {route_target(r)}"
                     for r in table["Routes"]

@@ -23,6 +23,9 @@ description:
   - IAM actions ec2:DescribeSecurityGroups, ec2:CreateSecurityGroup, ec2:CreateTags,
     ec2:DeleteTags, ec2:AuthorizeSecurityGroupIngress, ec2:AuthorizeSecurityGroupEgress,
     ec2:RevokeSecurityGroupIngress, ec2:RevokeSecurityGroupEgress.
+  - "Upstream: amazon.aws.ec2_security_group sleeps a fixed 3 s after creating a group and
+    re-reads with fixed 10 s sleeps until changed rules show, about 3.7 s a group on a cold
+    deploy."
 options:
   name: {description: Group name., type: str, required: true}
   description:
@@ -48,7 +51,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -78,6 +81,8 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.tags import tag_list, tags_of
+from ansible_collections.hastack.stack.plugins.module_utils.waits import error_code
 
 
 class Rule(NamedTuple):
@@ -206,7 +211,7 @@ def main() -> None:
         spec = [
             {
                 "ResourceType": "security-group",
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                "Tags": tag_list(tags),
             }
         ]
         try:
@@ -219,7 +224,7 @@ def main() -> None:
             )["GroupId"]
         except botocore.exceptions.ClientError as e:
             # A retried create whose first attempt reached AWS, or a concurrent run: use that group.
-            if e.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
+            if error_code(e) != "InvalidGroup.Duplicate":
                 module.fail_json_aws(e, msg=f"Failed to create security group {p['name']}")
             group_id = (find() or {}).get("GroupId")
         except botocore.exceptions.BotoCoreError as e:
@@ -243,7 +248,7 @@ def main() -> None:
         try:
             fn(aws_retry=True, **kwargs)
         except botocore.exceptions.ClientError as e:
-            if not ignore or e.response.get("Error", {}).get("Code") != ignore:
+            if not ignore or error_code(e) != ignore:
                 module.fail_json_aws(e, msg=f"Failed to {what} on {group_id}", actions=actions)
         except botocore.exceptions.BotoCoreError as e:
             module.fail_json_aws(e, msg=f"Failed to {what} on {group_id}", actions=actions)
@@ -288,7 +293,7 @@ def main() -> None:
                 IpPermissions=[permission(r) for r in sorted(grant, key=str)],
             )
 
-    have_tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+    have_tags = tags_of(group)
     if have_tags != tags:
         before["tags"], after["tags"] = have_tags, tags
         drop = [{"Key": k} for k in have_tags if k not in tags]

@@ -16,6 +16,8 @@ description:
   - Reads the stack's network, load balancer, Auto Scaling group, launch template, instance
     role and scaling policies, and reports each invariant as passed or failed with evidence.
   - Read only; never reports changed. Resources are found by the stack's names and tags.
+  - "Upstream: only per-resource info modules; the same reads take about twenty module runs (a
+    start-up each) plus Jinja to evaluate the invariants; no module audits a stack."
 options:
   stack_name:
     description: Name of the stack (the C(hastack:stack) tag value).
@@ -60,7 +62,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -87,10 +89,10 @@ findings:
   elements: dict
   contains:
     id: {description: "Stable id, category.name (network.private-routes-to-nat).", type: str}
-    category: {description: network, edge, compute, security or scaling., type: str}
+    category: {description: "network, edge, compute, security or scaling.", type: str}
     title: {description: What the invariant demands., type: str}
     passed: {description: Whether it holds., type: bool}
-    evidence: {description: What AWS holds, that shows it., type: str}
+    evidence: {description: "What AWS holds, that shows it.", type: str}
 summary:
   description: Number of invariants that hold (passed) and that do not (failed).
   returned: always
@@ -113,13 +115,15 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    AZ_TAG,
+    STACK_TAG,
+    TIER_TAG,
+    stack_filters,
+    tags_of,
+)
 
-TAG = "hastack:stack"
 SSM_CORE = "AmazonSSMManagedInstanceCore"
-
-
-def tags_of(item: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in item.get("Tags") or []}
 
 
 class Audit:
@@ -155,7 +159,7 @@ class Audit:
             self.add(fid, title, False, f"{what} not found")
 
     def owned(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [i for i in items if tags_of(i).get(TAG) == self.stack]
+        return [i for i in items if tags_of(i).get(STACK_TAG) == self.stack]
 
     def ec2_list(
         self, operation: str, key: str, filters: list[dict[str, Any]]
@@ -166,7 +170,7 @@ class Audit:
     # -- network ---------------------------------------------------------------------------
 
     def network(self) -> dict[str, Any]:
-        tagged = [{"Name": f"tag:{TAG}", "Values": [self.stack]}]
+        tagged = stack_filters(self.stack)
         vpcs = self.owned(self.ec2_list("describe_vpcs", "Vpcs", tagged))
         ids = ["network.vpc", "network.subnets-in-azs", "network.public-routes-to-igw"]
         ids += ["network.private-routes-to-nat", "network.private-no-public-ip"]
@@ -189,7 +193,7 @@ class Audit:
         )
         in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
         subnets = self.owned(self.ec2_list("describe_subnets", "Subnets", in_vpc))
-        tier = {s["SubnetId"]: tags_of(s).get("hastack:tier", "") for s in subnets}
+        tier = {s["SubnetId"]: tags_of(s).get(TIER_TAG, "") for s in subnets}
         public = [s for s in subnets if tier[s["SubnetId"]] == "public"]
         private = [s for s in subnets if tier[s["SubnetId"]] == "private"]
         pub_azs = sorted({s["AvailabilityZone"] for s in public})
@@ -248,7 +252,7 @@ class Audit:
             )
         )
         nats = [n for n in nats if n["State"] == "available" and n["VpcId"] == vpc_id]
-        nat_az = {n["NatGatewayId"]: tags_of(n).get("hastack:az", "") for n in nats}
+        nat_az = {n["NatGatewayId"]: tags_of(n).get(AZ_TAG, "") for n in nats}
         mode = self.p["nat_mode"]
         problems = []
         for subnet in private:
@@ -537,7 +541,7 @@ class Audit:
             self.ec2_list(
                 "describe_security_groups",
                 "SecurityGroups",
-                [{"Name": f"tag:{TAG}", "Values": [self.stack]}],
+                stack_filters(self.stack),
             )
         )
         groups = [

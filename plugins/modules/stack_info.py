@@ -23,6 +23,9 @@ description:
   - NAT gateways in state C(deleted) and instances in state C(terminated) are gone and not
     listed.
   - Read only; the services are queried in parallel.
+  - "Upstream: no module lists resources by tag across services; the info modules are one per
+    resource type, the ELBv2 and IAM ones cannot filter by tag, and none finds the untagged
+    network interfaces and alarms a stack leaves."
 options:
   stack_name:
     description: The stack, as in the C(hastack:stack) tag of its resources.
@@ -46,7 +49,7 @@ notes:
     autoscaling:DescribeAutoScalingGroups, iam:ListRoles, iam:GetRole,
     iam:ListInstanceProfiles, iam:GetInstanceProfile, cloudwatch:DescribeAlarms,
     cloudwatch:ListTagsForResource, ssm:DescribeParameters, ssm:ListTagsForResource."
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
@@ -66,7 +69,7 @@ RETURN = r"""
 resources:
   description:
     - What the stack owns, sorted by service, type and id.
-    - O(resources[].id) is what the service's delete call takes. EC2 IDs, ELBv2 ARNs, and
+    - RV(resources[].id) is what the service's delete call takes. EC2 IDs, ELBv2 ARNs, and
       names for Auto Scaling groups, IAM roles and instance profiles, alarms and parameters.
   returned: always
   type: list
@@ -102,7 +105,7 @@ summary:
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -115,22 +118,18 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
 )
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.tags import (
+    elbv2_tags,
+    owned,
+    stack_filters,
+    tag_dict,
+)
 
-TAG = "hastack:stack"
 SERVICES = ("autoscaling", "cloudwatch", "ec2", "elbv2", "iam", "ssm")
-ELBV2_TAGS_BATCH = 20  # DescribeTags takes at most 20 ARNs
 NAT_STATES = ["pending", "available", "deleting", "failed"]  # all but deleted
 INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
 
 Resource = dict[str, str]
-
-
-def tags_of(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or []}
-
-
-def owned(tags: dict[str, str], stack: str) -> bool:
-    return tags.get(TAG) == stack
 
 
 def pages(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -146,13 +145,13 @@ def resource(
 
 
 def sweep_ec2(ec2: Any, stack: str) -> list[Resource]:
-    tagged = [{"Name": f"tag:{TAG}", "Values": [stack]}]
+    tagged = stack_filters(stack)
 
     def find(operation: str, key: str, *filters: dict[str, Any]) -> list[dict[str, Any]]:
         found = pages(ec2, operation, key, Filters=[*tagged, *filters])
         # The server-side tag filter is a shortcut, the check here is the rule: moto ignores
         # tag filters on DescribeNatGateways and returns every stack's gateways.
-        return [r for r in found if owned(tags_of(r.get("Tags")), stack)]
+        return [r for r in found if owned(tag_dict(r.get("Tags")), stack)]
 
     vpcs = find("describe_vpcs", "Vpcs")
     subnets = find("describe_subnets", "Subnets")
@@ -164,7 +163,7 @@ def sweep_ec2(ec2: Any, stack: str) -> list[Resource]:
     eips = [
         a
         for a in ec2.describe_addresses(Filters=tagged, aws_retry=True)["Addresses"]
-        if owned(tags_of(a.get("Tags")), stack)
+        if owned(tag_dict(a.get("Tags")), stack)
     ]
     sgs = find("describe_security_groups", "SecurityGroups")
     in_use = {"Name": "instance-state-name", "Values": INSTANCE_STATES}
@@ -173,7 +172,7 @@ def sweep_ec2(ec2: Any, stack: str) -> list[Resource]:
         i
         for r in reservations
         for i in r["Instances"]
-        if owned(tags_of(i.get("Tags")), stack) and i["State"]["Name"] in INSTANCE_STATES
+        if owned(tag_dict(i.get("Tags")), stack) and i["State"]["Name"] in INSTANCE_STATES
     ]
     templates = find("describe_launch_templates", "LaunchTemplates")
 
@@ -183,7 +182,7 @@ def sweep_ec2(ec2: Any, stack: str) -> list[Resource]:
     enis = {
         e["NetworkInterfaceId"]: e
         for e in pages(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=tagged)
-        if owned(tags_of(e.get("TagSet")), stack)
+        if owned(tag_dict(e.get("TagSet")), stack)
     }
     vpc_ids = {v["VpcId"] for v in vpcs}
     holders = {
@@ -198,7 +197,7 @@ def sweep_ec2(ec2: Any, stack: str) -> list[Resource]:
             enis.update((e["NetworkInterfaceId"], e) for e in found)
 
     def ec2_resource(kind: str, rid: str, item: dict[str, Any], **extra: str) -> Resource:
-        return resource("ec2", kind, rid, tags_of(item.get("Tags")), **extra)
+        return resource("ec2", kind, rid, tag_dict(item.get("Tags")), **extra)
 
     return [
         *(ec2_resource("vpc", v["VpcId"], v, state=v.get("State", "")) for v in vpcs),
@@ -223,34 +222,13 @@ def sweep_ec2(ec2: Any, stack: str) -> list[Resource]:
                 "ec2",
                 "network_interface",
                 eid,
-                tags_of(e.get("TagSet")),
+                tag_dict(e.get("TagSet")),
                 own_name=e.get("Description", ""),
                 state=e.get("Status", ""),
             )
             for eid, e in enis.items()
         ),
     ]
-
-
-def elbv2_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
-    """Tags by ARN; an ARN deleted since it was listed (another stack's destroy) is skipped."""
-    tags: dict[str, dict[str, str]] = {}
-    for start in range(0, len(arns), ELBV2_TAGS_BATCH):
-        batch = arns[start : start + ELBV2_TAGS_BATCH]
-        try:
-            found = elbv2.describe_tags(ResourceArns=batch, aws_retry=True)["TagDescriptions"]
-        except is_boto3_error_code(["LoadBalancerNotFound", "TargetGroupNotFound"]):
-            # AWS fails the whole batch for one missing ARN (moto answers with no tags).
-            found = []
-            for arn in batch:
-                try:
-                    found += elbv2.describe_tags(ResourceArns=[arn], aws_retry=True)[
-                        "TagDescriptions"
-                    ]
-                except is_boto3_error_code(["LoadBalancerNotFound", "TargetGroupNotFound"]):
-                    continue
-        tags.update((d["ResourceArn"], tags_of(d["Tags"])) for d in found)
-    return tags
 
 
 def sweep_elbv2(elbv2: Any, stack: str) -> list[Resource]:
@@ -284,19 +262,19 @@ def sweep_elbv2(elbv2: Any, stack: str) -> list[Resource]:
 
 
 def sweep_autoscaling(autoscaling: Any, stack: str) -> list[Resource]:
-    tagged = [{"Name": f"tag:{TAG}", "Values": [stack]}]
+    tagged = stack_filters(stack)
     groups = pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", Filters=tagged)
     return [
         resource(
             "autoscaling",
             "auto_scaling_group",
             g["AutoScalingGroupName"],
-            tags_of(g.get("Tags")),
+            tag_dict(g.get("Tags")),
             own_name=g["AutoScalingGroupName"],
             state=g.get("Status", ""),  # set only while the group is being deleted
         )
         for g in groups
-        if owned(tags_of(g.get("Tags")), stack)
+        if owned(tag_dict(g.get("Tags")), stack)
     ]
 
 
@@ -312,7 +290,7 @@ def sweep_iam(iam: Any, stack: str) -> list[Resource]:
                 role = iam.get_role(RoleName=role["RoleName"], aws_retry=True)["Role"]
             except is_boto3_error_code("NoSuchEntity"):
                 continue  # deleted since it was listed
-            tags = tags_of(role.get("Tags"))
+            tags = tag_dict(role.get("Tags"))
             if owned(tags, stack):
                 found.append(resource("iam", "role", role["RoleName"], tags, role["RoleName"]))
     for profile in pages(iam, "list_instance_profiles", "InstanceProfiles"):
@@ -322,7 +300,7 @@ def sweep_iam(iam: Any, stack: str) -> list[Resource]:
                 profile = iam.get_instance_profile(InstanceProfileName=name, aws_retry=True)
             except is_boto3_error_code("NoSuchEntity"):
                 continue
-            tags = tags_of(profile["InstanceProfile"].get("Tags"))
+            tags = tag_dict(profile["InstanceProfile"].get("Tags"))
             if owned(tags, stack):
                 found.append(resource("iam", "instance_profile", name, tags, name))
     return found
@@ -352,7 +330,7 @@ def sweep_cloudwatch(cloudwatch: Any, stack: str) -> list[Resource]:
         tags: dict[str, str] = {}
         if f"{stack}-asg" not in alarm_groups(alarm):
             try:
-                tags = tags_of(
+                tags = tag_dict(
                     cloudwatch.list_tags_for_resource(
                         ResourceARN=alarm["AlarmArn"], aws_retry=True
                     )["Tags"]
@@ -377,12 +355,12 @@ def sweep_cloudwatch(cloudwatch: Any, stack: str) -> list[Resource]:
 def sweep_ssm(ssm: Any, stack: str) -> list[Resource]:
     # DescribeParameters returns no tags: the candidates of the tag filter (the stack's few
     # secrets) have them read back, one call each.
-    tagged = [{"Key": f"tag:{TAG}", "Option": "Equals", "Values": [stack]}]
+    tagged = [{**stack_filters(stack, key="Key")[0], "Option": "Equals"}]
     parameters = pages(ssm, "describe_parameters", "Parameters", ParameterFilters=tagged)
     found = []
     for parameter in parameters:
         try:
-            tags = tags_of(
+            tags = tag_dict(
                 ssm.list_tags_for_resource(
                     ResourceType="Parameter", ResourceId=parameter["Name"], aws_retry=True
                 )["TagList"]

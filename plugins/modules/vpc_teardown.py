@@ -14,20 +14,10 @@ until one shared deadline; on timeout the error names the resource and what stil
 
 from __future__ import annotations
 
-import contextlib
-import random
-import time
-from typing import Any
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
 DOCUMENTATION = r"""
 module: vpc_teardown
 short_description: Delete VPCs and everything inside them, retrying DependencyViolation
+author: hastack maintainers (@hastack)
 description:
   - For each VPC, deletes the non-main route tables, the internet gateways, the non-default
     security groups, the subnets and then the VPC itself.
@@ -36,6 +26,9 @@ description:
   - A deletion AWS refuses with DependencyViolation (network interfaces of deleted resources
     linger for minutes) is retried with jittered exponential backoff until C(timeout).
   - Resources already gone are skipped, so a second run changes nothing.
+  - "Upstream: no amazon.aws module retries C(DependencyViolation), which AWS answers for minutes
+    after a load balancer, NAT gateway or instance is deleted, and the deletes take a module run
+    per resource."
 options:
   vpc_ids:
     description:
@@ -93,6 +86,17 @@ retries:
   type: int
 """
 
+import contextlib
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.hastack.stack.plugins.module_utils.tags import owned, stack_filters
+from ansible_collections.hastack.stack.plugins.module_utils.waits import Deadline, error_code
+
 KINDS = ("route_tables", "internet_gateways", "security_groups", "subnets", "vpcs")
 GONE = (
     "InvalidVpcID.NotFound",
@@ -106,15 +110,11 @@ GONE = (
 )
 
 
-def _code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
 class Teardown:
     def __init__(self, module: AnsibleAWSModule) -> None:
         self.module = module
         self.client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-        self.deadline = time.monotonic() + module.params["timeout"]
+        self.deadline = Deadline(module.params["timeout"])
         self.max_delay = module.params["max_delay"]
         self.deleted: dict[str, list[str]] = {kind: [] for kind in KINDS}
         self.retries = 0
@@ -160,12 +160,12 @@ class Teardown:
                 call(aws_retry=True, **kwargs)
                 return True
             except botocore.exceptions.ClientError as e:
-                code = _code(e)
+                code = error_code(e)
                 if code in GONE:
                     return False
                 if code != "DependencyViolation":
                     self.module.fail_json_aws(e, msg=f"Failed to {what}")
-                left = self.deadline - time.monotonic()
+                left = self.deadline.left()
                 if left <= 0:
                     still = f"; still used by: {self.users_of(*users)}" if users else ""
                     self.module.fail_json_aws(
@@ -178,8 +178,7 @@ class Teardown:
                         ),
                     )
                 self.retries += 1
-                time.sleep(min(delay * random.uniform(0.5, 1.0), left))  # noqa: S311 - jitter, not crypto
-                delay = min(delay * 2, self.max_delay)
+                delay = self.deadline.backoff(delay, self.max_delay, left)
             except botocore.exceptions.BotoCoreError as e:
                 self.module.fail_json_aws(e, msg=f"Failed to {what}")
 
@@ -279,14 +278,14 @@ class Teardown:
             self.deleted["vpcs"].append(vpc_id)
 
     def detached_internet_gateways(self, stack_name: str) -> None:
-        flt = [{"Name": "tag:hastack:stack", "Values": [stack_name]}]
         try:
-            gateways = self.client.describe_internet_gateways(aws_retry=True, Filters=flt)
+            gateways = self.client.describe_internet_gateways(
+                aws_retry=True, Filters=stack_filters(stack_name)
+            )
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.module.fail_json_aws(e, msg="Failed to list the stack's internet gateways")
         for gateway in gateways["InternetGateways"]:
-            tags = {t["Key"]: t["Value"] for t in gateway.get("Tags", [])}
-            if tags.get("hastack:stack") != stack_name or gateway.get("Attachments"):
+            if not owned(gateway.get("Tags"), stack_name) or gateway.get("Attachments"):
                 continue
             igw = gateway["InternetGatewayId"]
             if self.attempt(
@@ -299,16 +298,10 @@ class Teardown:
     def stack_vpcs(self, stack_name: str) -> list[str]:
         """IDs of the VPCs tagged hastack:stack=<stack_name> (a failed deploy may leave two)."""
         try:
-            found = self.client.describe_vpcs(
-                aws_retry=True, Filters=[{"Name": "tag:hastack:stack", "Values": [stack_name]}]
-            )
+            found = self.client.describe_vpcs(aws_retry=True, Filters=stack_filters(stack_name))
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.module.fail_json_aws(e, msg=f"Failed to look up the VPCs of stack {stack_name}")
-        return [
-            v["VpcId"]
-            for v in found["Vpcs"]
-            if {t["Key"]: t["Value"] for t in v.get("Tags", [])}.get("hastack:stack") == stack_name
-        ]
+        return [v["VpcId"] for v in found["Vpcs"] if owned(v.get("Tags"), stack_name)]
 
     def run(self, vpc_ids: list[str]) -> None:
         try:

@@ -15,6 +15,8 @@ description:
   - What C(ansible.builtin.file) (the folder) and C(ansible.builtin.copy) (the content) do in two
     module runs, in one (and, through its action plugin, in none). Changed only when the
     content or mode differs. Supports check mode and diff.
+  - "Upstream: nothing is missing (ansible.builtin.file then ansible.builtin.copy do it); this
+    module saves one module start-up, and through its action plugin both."
 options:
   path:
     description: The file to write.
@@ -32,7 +34,7 @@ options:
     description: Permissions of the file (the folders get 0755).
     type: str
     default: "0644"
-author: hastack
+author: hastack maintainers (@hastack)
 """
 
 EXAMPLES = r"""
