@@ -11,7 +11,7 @@ def _load(name: str):
     return load_source(f"plugins/filter/{name}.py")
 
 
-net = _load("hastack_net")
+net = _load("net")
 
 
 def test_default_layout_is_the_classic_one() -> None:
@@ -75,7 +75,7 @@ def test_errors_name_the_setting(
 
 
 def test_owned_selects_by_stack_tag_in_either_tag_shape() -> None:
-    owned = _load("hastack_tags").hastack_owned
+    owned = _load("tags").hastack_owned
     resources = [
         {"id": "a", "tags": {"hastack:stack": "shop"}},
         {"id": "b", "tags": {"hastack:stack": "other"}},
@@ -87,7 +87,7 @@ def test_owned_selects_by_stack_tag_in_either_tag_shape() -> None:
     assert owned(None, "shop") == []
 
 
-audit = _load("hastack_audit")
+audit = _load("audit")
 
 
 def test_probe_findings_pass_on_2xx_3xx_and_name_the_answer() -> None:
