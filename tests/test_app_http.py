@@ -29,10 +29,9 @@ import yaml
 from tests.support import BIN, ROOT
 
 APP = ROOT / "app"
-SHARED = yaml.safe_load((ROOT / "group_vars/all/app.yml").read_text())
 ALB_DEFAULTS = yaml.safe_load((ROOT / "roles/alb/defaults/main.yml").read_text())
-HEALTH_PATH = SHARED["alb_health_check_path"]
-MATCHER = str(SHARED.get("alb_health_check_matcher", ALB_DEFAULTS["alb_health_check_matcher"]))
+HEALTH_PATH = ALB_DEFAULTS["alb_health_check_path"]
+MATCHER = str(ALB_DEFAULTS["alb_health_check_matcher"])
 
 PRIVATE_IP = "10.0.11.57"  # what the ALB health checker puts in Host
 ALB_DNS = "hastack-http-alb-1234567890.us-east-1.elb.amazonaws.com"

@@ -4,7 +4,7 @@ tests/test_interruptions.py.
 
 Every test asserts what the emulator holds afterwards with the tests' own sweep
 (``stack_leftovers``), independent of the product's hastack.stack.stack_info. The emulator does not
-enforce AWS's dependency rules (see ../shared/AWS_NOTES.md), so the order of deletion is
+enforce AWS's dependency rules (see docs/EMULATOR.md), so the order of deletion is
 checked on the API calls themselves, recorded by a forwarding proxy.
 """
 

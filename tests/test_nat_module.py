@@ -50,7 +50,6 @@ NAT_ONLY = """---
   environment: "{{ preflight_aws_env | default({}) }}"
   roles:
     - role: hastack.stack.preflight
-      preflight_roles: [hastack.stack.nat]
     - role: hastack.stack.nat
 """
 
@@ -62,7 +61,6 @@ REQUEST_THEN_WAIT = """---
   environment: "{{ preflight_aws_env | default({}) }}"
   roles:
     - role: hastack.stack.preflight
-      preflight_roles: [hastack.stack.nat]
     - role: hastack.stack.nat
       nat_wait: false
   tasks:

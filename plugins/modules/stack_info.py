@@ -16,10 +16,10 @@ description:
   - Some resources cannot carry the tag and are found by what they hang on. Network
     interfaces (load balancer and NAT ones are untagged) are listed when tagged, or in a
     VPC, subnet or security group of the stack. Metric alarms (the alarm module cannot tag)
-    are listed when named C(<stack_name>-...) and either tagged or watching the group
-    C(<stack_name>-asg).
-  - IAM listings return no tags, so only roles and instance profiles named
-    C(<stack_name>-...) have their tags read.
+    are listed when named C(<stack_name>-...) and either tagged or watching one of
+    O(asg_names).
+  - IAM listings return no tags, so only roles and instance profiles named in O(iam_names)
+    (else named C(<stack_name>-...)) have their tags read.
   - NAT gateways in state C(deleted) and instances in state C(terminated) are gone and not
     listed.
   - Read only; the services are queried in parallel.
@@ -31,6 +31,20 @@ options:
     description: The stack, as in the C(hastack:stack) tag of its resources.
     type: str
     required: true
+  asg_names:
+    description:
+      - The stack's Auto Scaling groups, as the asg role names them (C(asg_names.group)):
+        an untagged alarm watching one of them is the stack's.
+      - Default C([<stack_name>-asg]).
+    type: list
+    elements: str
+  iam_names:
+    description:
+      - Names of the stack's IAM roles and instance profiles, as the launch_template role
+        names them (C(launch_template_names)); only these have their tags read.
+      - Default every role and profile named C(<stack_name>-...).
+    type: list
+    elements: str
   services:
     description: The services to sweep; all by default.
     type: list
@@ -278,14 +292,18 @@ def sweep_autoscaling(autoscaling: Any, stack: str) -> list[Resource]:
     ]
 
 
-def sweep_iam(iam: Any, stack: str) -> list[Resource]:
+def sweep_iam(iam: Any, stack: str, names: list[str] | None = None) -> list[Resource]:
     # ListRoles and ListInstanceProfiles return no tags: read them (one call each) only for
-    # the names the project gives, <stack>-... . GetInstanceProfile carries the tags on AWS
-    # and on moto, which lacks ListInstanceProfileTags.
+    # the names the roles give (iam_names), else <stack>-... . GetInstanceProfile carries
+    # the tags on AWS and on moto, which lacks ListInstanceProfileTags.
     prefix = f"{stack}-"
+
+    def candidate(name: str) -> bool:
+        return name in names if names else name.startswith(prefix)
+
     found: list[Resource] = []
     for role in pages(iam, "list_roles", "Roles"):
-        if role["RoleName"].startswith(prefix):
+        if candidate(role["RoleName"]):
             try:
                 role = iam.get_role(RoleName=role["RoleName"], aws_retry=True)["Role"]
             except is_boto3_error_code("NoSuchEntity"):
@@ -295,7 +313,7 @@ def sweep_iam(iam: Any, stack: str) -> list[Resource]:
                 found.append(resource("iam", "role", role["RoleName"], tags, role["RoleName"]))
     for profile in pages(iam, "list_instance_profiles", "InstanceProfiles"):
         name = profile["InstanceProfileName"]
-        if name.startswith(prefix):
+        if candidate(name):
             try:
                 profile = iam.get_instance_profile(InstanceProfileName=name, aws_retry=True)
             except is_boto3_error_code("NoSuchEntity"):
@@ -314,10 +332,12 @@ def alarm_groups(alarm: dict[str, Any]) -> set[str]:
     return {d["Value"] for d in dimensions if d["Name"] == "AutoScalingGroupName"}
 
 
-def sweep_cloudwatch(cloudwatch: Any, stack: str) -> list[Resource]:
+def sweep_cloudwatch(
+    cloudwatch: Any, stack: str, groups: list[str] | None = None
+) -> list[Resource]:
     # The stack's alarms carry no tags (the alarm module cannot tag): the ones named
-    # <stack>-... that watch <stack>-asg are the stack's; the others only when tagged with it,
-    # so a neighbour "<stack>-cpu" with alarms "<stack>-cpu-..." is left out.
+    # <stack>-... that watch one of its groups (asg_names) are the stack's; the others only
+    # when tagged with it, so a neighbour "<stack>-cpu" with alarms "<stack>-cpu-..." is left out.
     alarms = pages(
         cloudwatch,
         "describe_alarms",
@@ -328,7 +348,7 @@ def sweep_cloudwatch(cloudwatch: Any, stack: str) -> list[Resource]:
     found = []
     for alarm in alarms:
         tags: dict[str, str] = {}
-        if f"{stack}-asg" not in alarm_groups(alarm):
+        if not alarm_groups(alarm) & set(groups or [f"{stack}-asg"]):
             try:
                 tags = tag_dict(
                     cloudwatch.list_tags_for_resource(
@@ -372,7 +392,7 @@ def sweep_ssm(ssm: Any, stack: str) -> list[Resource]:
     return found
 
 
-SWEEPS: dict[str, Callable[[Any, str], list[Resource]]] = {
+SWEEPS: dict[str, Callable[..., list[Resource]]] = {
     "autoscaling": sweep_autoscaling,
     "cloudwatch": sweep_cloudwatch,
     "ec2": sweep_ec2,
@@ -387,6 +407,8 @@ def main() -> None:
         argument_spec={
             "stack_name": {"type": "str", "required": True},
             "services": {"type": "list", "elements": "str", "choices": list(SERVICES)},
+            "asg_names": {"type": "list", "elements": "str"},
+            "iam_names": {"type": "list", "elements": "str"},
         },
         supports_check_mode=True,
     )
@@ -399,7 +421,11 @@ def main() -> None:
     # so the services overlap instead of adding up. Clients are thread-safe; the module
     # fails from this thread only.
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
-        futures = {s: pool.submit(SWEEPS[s], clients[s], stack) for s in services}
+        names = {"cloudwatch": module.params["asg_names"], "iam": module.params["iam_names"]}
+        futures = {
+            s: pool.submit(SWEEPS[s], clients[s], stack, *([names[s]] if s in names else []))
+            for s in services
+        }
     resources: list[Resource] = []
     for service, future in futures.items():
         try:
