@@ -7,6 +7,7 @@ project, playbooks, state dir and Ansible settings a run would use.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,22 @@ def test_starter_settings_are_the_checkouts() -> None:
         assert name in settings, name
     local = _yaml(starter / "inventories/local/group_vars/hastack/main.yml")
     assert local["preflight_emulator_command"][1:3] == ["-m", "hastack.emulator"]
+
+
+def test_starter_first_settings_show_the_role_defaults() -> None:
+    """settings.yml shows, commented out, the settings users reach for first: each one with
+    the value its role's defaults really hold, so uncommenting a line changes nothing."""
+    text = (Path(api.__file__).parent / "templates/project/group_vars/all/settings.yml").read_text()
+    body = [line.removeprefix("# ") for line in text.splitlines() if line.startswith("# ")]
+    # A setting is "name: value" (and its indented lines); the rest is prose.
+    shown = yaml.safe_load("\n".join(b for b in body if re.match(r"^([a-z_]+:( |$)|  )", b)))
+    defaults: dict = {}
+    for path in sorted(ROOT.glob("roles/*/defaults/main.yml")):
+        defaults |= _yaml(path)
+    assert len(shown) >= 12, shown
+    for name, value in shown.items():
+        assert name in defaults, f"{name} is no role's default"
+        assert defaults[name] == value, f"{name}: shown {value!r}, default {defaults[name]!r}"
 
 
 def test_init_refuses_to_overwrite_and_force_does(elsewhere: Path) -> None:
