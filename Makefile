@@ -41,8 +41,8 @@ check: setup
 
 lint: setup
 	$(BIN)/shellcheck scripts/molecule-all scripts/collection-qa bench/run .ci/run
-	$(BIN)/ruff check python tests plugins roles app bench scripts/reliability-report
-	$(BIN)/ruff format --check python tests plugins roles app bench scripts/reliability-report
+	$(BIN)/ruff check setup.py python tests plugins roles app bench scripts/reliability-report
+	$(BIN)/ruff format --check setup.py python tests plugins roles app bench scripts/reliability-report
 	$(BIN)/ansible-lint
 
 # The collection as Galaxy and ansible-test see it: build the tarball (build/collection/), then
