@@ -10,6 +10,7 @@ local). For any other connection the module runs as usual, on the host.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 from ansible.plugins.action import ActionBase
 
@@ -25,4 +26,7 @@ class ActionModule(ActionBase):
         spec = importlib.util.spec_from_file_location("hastack_write_file_module", source)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return {**result, **module.run(dict(self._task.args), bool(self._task.check_mode))}
+        args = dict(self._task.args)
+        # The module's argument spec (type path) expands ~; raw task args need it here.
+        args["path"] = os.path.expanduser(str(args.get("path") or ""))
+        return {**result, **module.run(args, bool(self._task.check_mode))}

@@ -33,7 +33,7 @@ options:
     required: true
   asg_names:
     description:
-      - The stack's Auto Scaling groups, as the asg role names them (C(asg_names.group)):
+      - The stack's Auto Scaling groups, as the asg role names them (C(asg_names.group));
         an untagged alarm watching one of them is the stack's.
       - Default C([<stack_name>-asg]).
     type: list

@@ -96,7 +96,7 @@ def remove(path: str, check_mode: bool) -> tuple[bool, dict]:
 
 def run(params: dict, check_mode: bool) -> dict:
     """The module's result for ``params`` (path, content, mode, state), or failed with msg."""
-    path = os.path.expanduser(str(params.get("path") or ""))
+    path = str(params.get("path") or "")
     state = params.get("state") or "present"
     if not path or state not in ("present", "absent"):
         return {"failed": True, "msg": "path is required and state must be present or absent"}
