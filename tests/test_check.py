@@ -122,10 +122,8 @@ def test_audit_and_drift_on_a_live_stack(aws_env: str) -> None:
         plan = run_playbook("site.yml", extra_vars={"stack_name": STACK}, args=["--check"])
         assert plan.rc == 0, plan.failures()
         drift = plan.changed_tasks()
-        nat_task = (
-            "hastack.stack.nat : present | Create the NAT gateways and route each private subnet"
-        )
-        assert nat_task + " to the NAT gateway of its zone" in drift
+        nat_task = "hastack.stack.nat : present | Create the NAT gateways and route each private "
+        assert nat_task + "subnet to the NAT gateway of its zone" in drift
         assert "hastack.stack.alb : present | Set the load balancer attributes" in drift
         assert "hastack.stack.launch_template : present | Create the instance role" in drift
 

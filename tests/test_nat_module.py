@@ -469,9 +469,8 @@ def test_two_zones_rerun_drift_dry_run_hand_deleted_gateway_mode_switches_deferr
         assert_one_per_zone(nat_state(aws_env, stack), azs)
         changed = deferred.changed_tasks()
         assert PRESENT_TASK in changed
-        assert (
-            "hastack.stack.nat : wait | Wait for every NAT gateway to be available" not in changed
-        )
+        wait_task = "hastack.stack.nat : wait | Wait for every NAT gateway to be available"
+        assert wait_task not in changed
         assert [g["az"] for g in published(deferred)["gateways"]] == azs
 
         # -- none: no gateway, no EIP, no default route
