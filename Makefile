@@ -58,7 +58,7 @@ molecule: setup
 # reliability report from the figures the tests recorded, into build/ (fails on a leak or an
 # exposure); `make docs` copies it over the committed docs/RELIABILITY.md.
 pytest: setup
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=25
 	$(BIN)/python scripts/reliability-report --output build/RELIABILITY.md
 
 # Refresh the committed reports from the last `make test` (build/); not part of `make test`,

@@ -330,7 +330,7 @@ def role_marker(role: str) -> str:
     Survives any renaming of the role's tasks, and is not matched by the banners of the
     role's validation in preflight (``arg spec 'validate'``) or of ``tasks_from`` imports.
     Killed there, every role before it has finished and nothing of it has run."""
-    return f"TASK [{role} : Validating arguments against arg spec 'main'"
+    return f"TASK [hastack.stack.{role} : Validating arguments against arg spec 'main'"
 
 
 def run_killed_during(

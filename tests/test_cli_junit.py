@@ -160,6 +160,7 @@ def test_cli_check_writes_junit_and_exits_2(
     gate = {"task": CHECK_GATE_TASK, "host": "localhost", "res": {"msg": "1 failed"}}
 
     changed = {"task": "present | Compare the group", "role": "asg", "host": "localhost"}
+    changed["resolved_role"] = "hastack.stack.asg"  # as ansible-runner sends a collection role
     changed["res"] = {"changed": True, "msg": "max_size 7 -> 5"}
 
     def run(**kwargs: Any) -> Any:

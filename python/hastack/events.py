@@ -31,7 +31,9 @@ def task_label(event: Event) -> str:
     """``role : task`` as ansible-playbook prints it, so users can grep their run logs for it."""
     data = event.get("event_data") or {}
     task = str(data.get("task") or data.get("name") or data.get("task_action") or "?").strip()
-    role = data.get("role")
+    # ansible-runner sends the role's short name in ``role`` and, for a collection's role, the
+    # name ansible-playbook prints (``hastack.stack.alb``) in ``resolved_role``.
+    role = data.get("resolved_role") or data.get("role")
     return f"{role} : {task}" if role else task
 
 

@@ -174,7 +174,10 @@ def test_collection_tarball_deploys_outside_the_repo(
           str(collections), "--no-deps"], cwd=project, env=env)  # fmt: skip
     # The tarball's copy is the only hastack.stack Ansible can find: no checkout link, no wheel.
     assert (collections / COLLECTION / "MANIFEST.json").is_file()
-    assert not [p for p in sys.path if (Path(p or ".") / "ansible_collections/hastack").exists()]
+    listing = [str(BIN / "ansible-galaxy"), "collection", "list", "hastack.stack"]
+    listing += ["--format", "json"]
+    found = json.loads(_run(listing, cwd=project, env=env).stdout)
+    assert list(found) == [str(collections / "ansible_collections")], found
     stack = "pkg-galaxy"
     play = [str(BIN / "ansible-playbook"), "-i", "inventories/local", "-e", f"stack_name={stack}"]
     try:
