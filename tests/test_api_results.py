@@ -16,9 +16,12 @@ import jsonschema
 import pytest
 
 from hastack import api, events
+from hastack import runner as hastack_runner
 from hastack.errors import ExitCode
 from hastack.results import (
-    CHECK_GATE_TASK,
+    INVARIANTS_FAILED,
+    REFUSED,
+    SETTING_ERROR,
     DriftItem,
     FailedTask,
     Finding,
@@ -30,7 +33,9 @@ STACK = "unit-stack"
 VALIDATOR = jsonschema.Draft202012Validator(
     json_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
+# Task names as the roles print them; the wrapper reads outcomes from result keys, not these.
 REFUSAL = "protection | Refuse to delete a load balancer with deletion protection"
+CHECK_GATE_TASK = "Check every invariant holds"
 
 
 def assert_valid(data: dict[str, Any]) -> None:
@@ -75,8 +80,9 @@ def _loop_summary(task: str, items: list[str]) -> dict[str, Any]:
     return {"event": "runner_on_ok", "event_data": {"task": task, "host": "localhost", "res": res}}
 
 
-def _failed(task: str, msg: str, role: str | None = None) -> dict[str, Any]:
-    data = {"task": task, "host": "localhost", "res": {"msg": msg, "failed": True}}
+def _failed(task: str, msg: str, role: str | None = None, **keys: Any) -> dict[str, Any]:
+    """``keys``: what the result says the failure means (refused=True, setting_error=True ...)."""
+    data = {"task": task, "host": "localhost", "res": {"msg": msg, "failed": True, **keys}}
     if role:
         data["role"] = role
     return {"event": "runner_on_failed", "event_data": data}
@@ -138,7 +144,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> Any:
                 kwargs["event_handler"](event)
             return SimpleNamespace(status=status_, rc=rc_)
 
-        monkeypatch.setattr(api.ansible_runner, "run", run)
+        monkeypatch.setattr(hastack_runner.ansible_runner, "run", run)
 
     arm.calls = calls  # type: ignore[attr-defined]
     return arm
@@ -195,7 +201,7 @@ def test_check_failed_invariant_is_2_not_1(project: Path, runner: Any) -> None:
     runner(
         [
             _start(CHECK_GATE_TASK),
-            _failed(CHECK_GATE_TASK, "1 invariant failed: security.no-ssh"),
+            _failed(CHECK_GATE_TASK, "1 invariant failed: security.no-ssh", invariants_failed=True),
             _stats(failed=True, hastack_check={"stack": STACK, "findings": findings}),
         ],
         status="failed",
@@ -292,7 +298,7 @@ def test_check_broken_run_is_1_even_with_failed_findings(project: Path, runner: 
         [
             _start("Read the load balancers"),
             _failed("Read the load balancers", "AccessDenied"),
-            _failed(CHECK_GATE_TASK, "1 invariant failed"),
+            _failed(CHECK_GATE_TASK, "1 invariant failed", invariants_failed=True),
             _stats(failed=True, hastack_check={"stack": STACK, "findings": findings}),
         ],
         status="failed",
@@ -365,13 +371,17 @@ def test_deploy_reports_no_drift_and_keeps_outputs(project: Path, runner: Any) -
 def test_destroy_refused_by_deletion_protection_is_4(project: Path, runner: Any) -> None:
     msg = "Load balancer unit-stack-alb has deletion protection on (alb_deletion_protection)"
     runner(
-        [_start(REFUSAL, "alb"), _failed(REFUSAL, msg, role="alb"), _stats(failed=True)],
+        [
+            _start(REFUSAL, "alb"),
+            _failed(REFUSAL, msg, role="alb", refused=True),
+            _stats(failed=True),
+        ],
         status="failed",
         rc=2,
     )
     result = api.destroy(stack=STACK)
     assert result.exit_code == ExitCode.REFUSED
-    assert result.failed_tasks == (FailedTask(f"alb : {REFUSAL}", "localhost", msg),)
+    assert result.failed_tasks == (FailedTask(f"alb : {REFUSAL}", "localhost", msg, REFUSED),)
     assert result.message == f"destroy of stack {STACK} refused: {msg}"
     assert_valid(result.to_dict())
 
@@ -404,10 +414,14 @@ def test_cancelled_run_is_130_and_says_where(
 
 _PASS = Finding("a.b", "network", "t", True, "e")
 _FAIL = Finding("a.c", "network", "t", False, "e")
-_GATE = FailedTask(CHECK_GATE_TASK, "localhost", "failed")
+_GATE = FailedTask(CHECK_GATE_TASK, "localhost", "failed", INVARIANTS_FAILED)
 _BOOM = FailedTask("vpc : present | Create the VPC", "localhost", "boom")
 _DRIFT = DriftItem("asg : present | Create the Auto Scaling group", "localhost")
-_REFUSE = FailedTask(f"alb : {REFUSAL}", "localhost", "protected")
+_REFUSE = FailedTask(f"alb : {REFUSAL}", "localhost", "protected", REFUSED)
+_SETTING = FailedTask("nat : Check the NAT mode and waits", "localhost", "nat_mode", SETTING_ERROR)
+# Named like the gate and the refusal, but their results carry no outcome: plain errors.
+_GATE_NAMED = FailedTask(CHECK_GATE_TASK, "localhost", "failed")
+_REFUSE_NAMED = FailedTask(f"alb : {REFUSAL}", "localhost", "protected")
 
 
 @pytest.mark.parametrize(
@@ -419,11 +433,17 @@ _REFUSE = FailedTask(f"alb : {REFUSAL}", "localhost", "protected")
         ("deploy", "canceled", 254, (), (), (), 130),
         ("destroy", "failed", 2, (_REFUSE,), (), (), 4),
         ("destroy", "canceled", 254, (_REFUSE,), (), (), 130),
+        ("destroy", "failed", 2, (_REFUSE_NAMED,), (), (), 1),  # the name alone means nothing
+        ("deploy", "failed", 2, (_SETTING,), (), (), 3),
+        ("deploy", "failed", 2, (_SETTING, _BOOM), (), (), 1),  # something else broke too
+        ("check", "failed", 2, (_SETTING,), (), (), 3),  # no findings: the audit never ran
+        ("deploy", "canceled", 254, (_SETTING,), (), (), 130),
         ("check", "successful", 0, (), (_PASS,), (), 0),
         ("check", "successful", 0, (), (_PASS,), (_DRIFT,), 2),
         ("check", "failed", 2, (_GATE,), (_PASS, _FAIL), (), 2),
         ("check", "failed", 2, (_GATE,), (_PASS,), (), 1),  # gate failed on passing findings
         ("check", "failed", 2, (_GATE, _BOOM), (_FAIL,), (), 1),
+        ("check", "failed", 2, (_GATE_NAMED,), (_PASS, _FAIL), (), 1),  # the name is not the key
         ("check", "failed", 2, (), (_FAIL,), (), 1),  # failed, but not at the gate
         ("check", "successful", 0, (), (), (), 1),  # no findings published
         ("check", "canceled", 254, (), (_FAIL,), (), 130),
@@ -523,7 +543,7 @@ def test_signal_between_check_runs_cancels_the_drift_run(
         os.kill(os.getpid(), signal.SIGTERM)  # lands as the audit ends
         return SimpleNamespace(status="successful", rc=0)
 
-    monkeypatch.setattr(api.ansible_runner, "run", run)
+    monkeypatch.setattr(hastack_runner.ansible_runner, "run", run)
     before = signal.getsignal(signal.SIGTERM)
     result = api.check(stack=STACK)
     assert calls == ["check.yml"]  # the drift run never started

@@ -14,8 +14,11 @@ import pytest
 import xmlschema
 from click.testing import CliRunner
 
-from hastack import api, cli, junit
-from hastack.results import CHECK_GATE_TASK, CheckResult, DriftItem, FailedTask, Finding
+from hastack import cli, junit
+from hastack import runner as hastack_runner
+from hastack.results import INVARIANTS_FAILED, CheckResult, DriftItem, FailedTask, Finding
+
+CHECK_GATE_TASK = "Check every invariant holds"  # as check's audit names it
 
 XSD = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit-10.xsd")
 
@@ -30,7 +33,9 @@ BASE = CheckResult(
     message="stack shop: 2 of 3 invariants hold, 1 failed; 1 drift item(s).",
     changed=1,
     failed=1,
-    failed_tasks=(FailedTask(CHECK_GATE_TASK, "localhost", "1 invariant failed"),),
+    failed_tasks=(
+        FailedTask(CHECK_GATE_TASK, "localhost", "1 invariant failed", INVARIANTS_FAILED),
+    ),
     last_task=CHECK_GATE_TASK,
     artifacts_dir="state/runs/x-check",
     elapsed_s=12.5,
@@ -157,7 +162,8 @@ def test_cli_check_writes_junit_and_exits_2(
         "failures": {"localhost": 1},
         "artifact_data": {"hastack_check": {"stack": "s", "findings": findings}},
     }
-    gate = {"task": CHECK_GATE_TASK, "host": "localhost", "res": {"msg": "1 failed"}}
+    gate = {"task": CHECK_GATE_TASK, "host": "localhost"}
+    gate["res"] = {"msg": "1 failed", "failed": True, "invariants_failed": True}
 
     changed = {"task": "present | Compare the group", "role": "asg", "host": "localhost"}
     changed["resolved_role"] = "hastack.stack.asg"  # as ansible-runner sends a collection role
@@ -171,7 +177,7 @@ def test_cli_check_writes_junit_and_exits_2(
         kwargs["event_handler"]({"event": "runner_on_ok", "event_data": changed})  # drift
         return SimpleNamespace(status="successful", rc=0)
 
-    monkeypatch.setattr(api.ansible_runner, "run", run)
+    monkeypatch.setattr(hastack_runner.ansible_runner, "run", run)
     report = tmp_path / "out" / "check.xml"
     result = CliRunner().invoke(
         cli.cli, ["check", "--stack", "s", "--junit", str(report)], catch_exceptions=False

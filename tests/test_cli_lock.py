@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from hastack import api, cli
+from hastack import runner as hastack_runner
 from hastack.locking import LockHeld, StackLock, lock_path
 from hastack.results import json_schema
 
@@ -160,7 +161,7 @@ def test_cli_refuses_with_4_and_a_json_error(
     project: Path, tmp_path: Path, holders: Any, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     ran: list[Any] = []
-    monkeypatch.setattr(api.ansible_runner, "run", lambda **kw: ran.append(kw))
+    monkeypatch.setattr(hastack_runner.ansible_runner, "run", lambda **kw: ran.append(kw))
     holder = holders(tmp_path / "state")
     runner = CliRunner()
     args = [command, "--stack", "locked", "--format", "json"]
@@ -196,7 +197,7 @@ def test_python_api_releases_the_lock_after_a_run(
         seen.append(True)
         raise RuntimeError("runner broke")
 
-    monkeypatch.setattr(api.ansible_runner, "run", run)
+    monkeypatch.setattr(hastack_runner.ansible_runner, "run", run)
     with pytest.raises(api.HastackError, match="runner broke"):
         api.deploy(stack="s")
     assert seen == [True]

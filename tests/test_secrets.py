@@ -263,7 +263,7 @@ def test_no_secret_value_reaches_any_artifact_log_output_or_resource(
     runs = _files(state / "runs")
     kinds = sorted({Path(label).parts[1] for label, _ in runs if len(Path(label).parts) > 1})
     assert {"job_events", "stdout", "command", "rc", "status"} <= set(kinds)
-    # Where hastack's own redaction (api._redact, _scrub_run_dir) replaced a credential: a
+    # Where hastack's own redaction (hastack.redact: redact, scrub_run_dir) replaced a credential: a
     # value that would have been there without it. By field: "access_key" is the
     # AWS_ACCESS_KEY_ID amazon.aws modules echo in invocation.module_args (not no_log).
     redacted = sum(content.count(b"<redacted>") for _, content in runs)

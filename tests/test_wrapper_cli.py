@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from hastack import api, cli
+from hastack import runner as hastack_runner
 
 RESULT_KEYS = {
     "command",
@@ -104,7 +105,7 @@ def no_runner(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append(kwargs)
         raise AssertionError("ansible-runner must not be called")
 
-    monkeypatch.setattr(api.ansible_runner, "run", fake_run)
+    monkeypatch.setattr(hastack_runner.ansible_runner, "run", fake_run)
     return calls
 
 
@@ -260,7 +261,7 @@ def test_failed_destroy_reports_the_task_and_exits_1(project: Path) -> None:
     assert data["message"] == "destroy of stack fake-local failed at `Fail on purpose`: boom"
     assert data["failed"] == 1
     assert data["failed_tasks"] == [
-        {"task": "Fail on purpose", "host": "localhost", "message": "boom"}
+        {"task": "Fail on purpose", "host": "localhost", "message": "boom", "outcome": None}
     ]
     assert "FAILED [localhost] Fail on purpose: boom" in result.stderr
 

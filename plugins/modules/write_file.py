@@ -1,9 +1,9 @@
 #!/usr/bin/python
 """Write or remove a small text file (the stack outputs), creating its folder.
 
-Where the action plugin of the same name is on the plugin path (plugins/action, as the
-project's ansible.cfg sets), it runs this file's code on the controller without a module run;
-elsewhere (molecule's own ansible.cfg, another project's) this runs as an ordinary module.
+The collection's action plugin of the same name (plugins/action/write_file.py) runs this file's
+code on the controller without a module run when the connection is local; for any other
+connection this runs as an ordinary module on the host.
 """
 
 from __future__ import annotations

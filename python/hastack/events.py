@@ -37,6 +37,24 @@ def task_label(event: Event) -> str:
     return f"{role} : {task}" if role else task
 
 
+# Result keys that say what a failure means (set by hastack.stack.require, by modules such as
+# hastack.stack.aws_reach, and by Ansible's argument spec check), most telling first.
+OUTCOMES = ("refused", "setting_error", "invariants_failed")
+
+
+def failure_outcome(event: Event) -> str | None:
+    """What a failed task's result says its failure means, or None for a plain error."""
+    res = (event.get("event_data") or {}).get("res") or {}
+    if not isinstance(res, Mapping):
+        return None
+    for key in OUTCOMES:
+        if res.get(key) is True:
+            return key
+    if res.get("argument_errors"):  # ansible.builtin.validate_argument_spec: a role's input
+        return "setting_error"
+    return None
+
+
 def is_counted_failure(event: Event) -> bool:
     """A failed or unreachable task that counts; ``ignore_errors: true`` failures do not."""
     if event.get("event") not in FAILURE_EVENTS:

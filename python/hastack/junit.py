@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hastack.errors import ExitCode
 from hastack.events import diff_text
-from hastack.results import CHECK_GATE_TASK, CheckResult
+from hastack.results import INVARIANTS_FAILED, CheckResult
 
 __all__ = ["to_xml", "write"]
 
@@ -87,7 +87,7 @@ def _suites(result: CheckResult, timestamp: str, hostname: str) -> Iterable[_Sui
         drift.fail(case, "failure", f"{item.label()} would change the stack", "drift", detail)
     yield drift
 
-    errors = [t for t in result.failed_tasks if t.name != CHECK_GATE_TASK]
+    errors = [t for t in result.failed_tasks if t.outcome != INVARIANTS_FAILED]
     if result.exit_code == ExitCode.FAILED or errors:
         run = _Suite("run", timestamp, hostname)
         for task in errors or ():

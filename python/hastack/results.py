@@ -16,8 +16,6 @@ from typing import Any
 from hastack.errors import ExitCode
 
 __all__ = [
-    "CHECK_GATE_TASK",
-    "REFUSAL_TASKS",
     "CheckResult",
     "DriftItem",
     "FailedTask",
@@ -29,13 +27,11 @@ __all__ = [
     "json_schema",
 ]
 
-# The last task of check.yml's audit play: it fails when a finding failed. That failure is the
-# verdict (exit 2), not an error of the run (exit 1).
-CHECK_GATE_TASK = "Check every invariant holds"
-# Tasks whose failure means "refused to act", not "broke": exit 4, not 1.
-REFUSAL_TASKS = frozenset(
-    {"protection | Refuse to delete a load balancer with deletion protection"}
-)
+# What a failed task's result says it means (events.failure_outcome); None is an error.
+#   refused            the run would not act without an explicit setting: exit 4
+#   setting_error      a setting is wrong, caught before anything changed: exit 3
+#   invariants_failed  check's audit gate: the findings are the verdict (exit 2), not an error
+REFUSED, SETTING_ERROR, INVARIANTS_FAILED = "refused", "setting_error", "invariants_failed"
 
 
 @dataclass(frozen=True)
@@ -45,6 +41,7 @@ class FailedTask:
     task: str  # "role : task" as ansible-playbook prints it
     host: str
     message: str
+    outcome: str | None = None  # refused, setting_error, invariants_failed; None: an error
 
     @property
     def name(self) -> str:
@@ -163,16 +160,18 @@ def decide_exit_code(
     """The one mapping from a run's outcome to hastack's exit code (docs/CLI.md)."""
     if status == "canceled":
         return ExitCode.INTERRUPTED
-    if any(t.name in REFUSAL_TASKS for t in failed_tasks):
+    if any(t.outcome == REFUSED for t in failed_tasks):
         return ExitCode.REFUSED
     succeeded = status == "successful" and rc == 0
+    if not succeeded and failed_tasks and all(t.outcome == SETTING_ERROR for t in failed_tasks):
+        return ExitCode.USAGE  # a setting failed validation: nothing reached AWS
     if command not in ("check", "plan"):
         return ExitCode.OK if succeeded else ExitCode.FAILED
     if command == "check" and not findings:
         return ExitCode.FAILED  # check.yml published no findings: the audit did not run
     if not succeeded:
         # A check whose only failure is the gate ran fine and found failed invariants.
-        gate_only = bool(failed_tasks) and all(t.name == CHECK_GATE_TASK for t in failed_tasks)
+        gate_only = bool(failed_tasks) and all(t.outcome == INVARIANTS_FAILED for t in failed_tasks)
         if not (command == "check" and status == "failed" and gate_only):
             return ExitCode.FAILED
         if all(f.passed for f in findings):
@@ -180,6 +179,55 @@ def decide_exit_code(
     if drift or any(not f.passed for f in findings):
         return ExitCode.DRIFT
     return ExitCode.OK
+
+
+_AFTER_INTERRUPT = {
+    "deploy": "the stack may be partly deployed: run `hastack deploy` again to converge it, "
+    "or `hastack destroy` to remove it",
+    "destroy": "the stack may be partly destroyed: run `hastack destroy` again to finish "
+    "(or `hastack deploy` to rebuild it)",
+    "check": "check only reads, so nothing was changed; run it again",
+    "plan": "plan only reads, so nothing was changed; run it again",
+}
+
+
+def message(
+    command: str,
+    stack: str,
+    exit_code: ExitCode,
+    last_task: str | None,
+    failed_tasks: tuple[FailedTask, ...],
+    findings: tuple[Finding, ...] = (),
+    drift: tuple[DriftItem, ...] = (),
+) -> str:
+    """One line for people: what happened and, if it went wrong, what to do next."""
+    if exit_code == ExitCode.INTERRUPTED:
+        where = f"during `{last_task}`" if last_task else "before the first task"
+        return f"{command} of stack {stack} interrupted {where}; {_AFTER_INTERRUPT[command]}."
+    if exit_code == ExitCode.REFUSED:
+        refusal = next(t for t in failed_tasks if t.outcome == REFUSED)
+        return f"{command} of stack {stack} refused: {refusal.message}"
+    if exit_code == ExitCode.USAGE:
+        first = failed_tasks[0]
+        return f"{command} of stack {stack} refused a setting at `{first.task}`: {first.message}"
+    if exit_code == ExitCode.FAILED:
+        if command == "check" and not findings and not failed_tasks:
+            return f"check of stack {stack} published no findings (hastack_check); see artifacts."
+        first = failed_tasks[0] if failed_tasks else None
+        why = f" at `{first.task}`: {first.message}" if first else ""
+        return f"{command} of stack {stack} failed{why}"
+    if command == "check":
+        bad = sum(not f.passed for f in findings)
+        return (
+            f"stack {stack}: {len(findings) - bad} of {len(findings)} invariants hold, "
+            f"{bad} failed; {len(drift)} drift item(s)."
+        )
+    if command == "plan":
+        if not drift:
+            return f"stack {stack} matches the code: a deploy would change nothing."
+        return f"a deploy of stack {stack} would change {len(drift)} thing(s)."
+    done = {"deploy": "deployed", "destroy": "destroyed"}.get(command, command)
+    return f"stack {stack} {done}."
 
 
 def json_schema() -> dict[str, Any]:
