@@ -82,6 +82,16 @@ class PlaybookRun:
                         out.append((t["task"]["name"], str(res.get("msg", res))))
         return out
 
+    def failed_results(self) -> list[tuple[str, dict[str, Any]]]:
+        """(task name, result) of every failed task, as the JSON callback recorded it."""
+        return [
+            (t["task"]["name"], res)
+            for play in self.data.get("plays", [])
+            for t in play["tasks"]
+            for res in t["hosts"].values()
+            if res.get("failed") and not res.get("ignore_errors")
+        ]
+
     def ran_tasks(self) -> list[str]:
         return [t["task"]["name"] for play in self.data.get("plays", []) for t in play["tasks"]]
 

@@ -1,6 +1,6 @@
 """What the API returns: frozen dataclasses whose ``to_dict()`` is the CLI's ``--format json``.
 
-``schemas/result.schema.json`` describes that JSON; ``tests/test_api_results.py`` validates it.
+``schemas/result.schema.json`` describes that JSON; ``tests/unit/test_api_results.py`` validates it.
 The exit code is decided here, once, from what the run reported, so the API, the JSON
 ``exit_code`` and the process exit status always agree.
 """

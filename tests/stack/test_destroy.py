@@ -1,6 +1,6 @@
 """destroy.yml from any state: after a full deploy, beside a neighbour stack, twice and after
 resources were deleted by hand. Destroys after killed deploys, and killed destroys, are in
-tests/test_interruptions.py.
+tests/stack/test_interruptions.py.
 
 Every test asserts what the emulator holds afterwards with the tests' own sweep
 (``stack_leftovers``), independent of the product's hastack.stack.stack_info. The emulator does not

@@ -8,7 +8,7 @@ stand-in can be made to fail (FAIL_CALL, a piece of its command line) to prove t
 step stops the boot, visibly on the console.
 
 The last test hands the environment of the recorded ``docker run`` to the app under gunicorn
-(tests/test_app_http.py) and probes it as the load balancer would: what the boot script passes
+(tests/app/test_app_http.py) and probes it as the load balancer would: what the boot script passes
 is what the app needs to pass its health check and answer on the load balancer's name.
 """
 
@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.app.test_app_http import collect_static, free_port, serve_app
 from tests.support import BIN, ROOT, assert_rejected_before_aws
-from tests.test_app_http import collect_static, free_port, serve_app
 
 STACK = "user-data"
 SECRET = f"/{STACK}/django/secret-key"

@@ -2,7 +2,7 @@
 
 ansible-runner is replaced by a stub that feeds synthetic events shaped like the real ones
 (see ``_ok``/``_failed``/``_stats``), so every outcome of check.yml's contract is covered in
-milliseconds; tests/test_cli_runs.py feeds the same paths from real ansible-playbook runs.
+milliseconds; tests/cli/test_runs.py feeds the same paths from real ansible-playbook runs.
 """
 
 from __future__ import annotations
@@ -474,7 +474,7 @@ def test_exit_codes_are_the_documented_ones() -> None:
         "REFUSED": 4,
         "INTERRUPTED": 130,
     }
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "CLI.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "CLI.md").read_text()
     for code in ExitCode:
         assert f"| {int(code)} |" in doc, f"docs/CLI.md lacks exit code {int(code)}"
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.emulator
 
 STACK = "pytest-cli-life"
 SCHEMA = json_schema()
-XSD = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit-10.xsd")
+XSD = xmlschema.XMLSchema(Path(__file__).parents[1] / "data" / "junit-10.xsd")
 # Credentials a pipeline would have in its environment: they must reach no file and no output.
 CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": f"e2e-secret-{uuid.uuid4().hex}",

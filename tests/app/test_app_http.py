@@ -4,7 +4,7 @@ gunicorn runs with the image's own config (app/gunicorn.conf.py), only bound to 
 free port, with the settings of a production container (no DJANGO_DEBUG). The health check is
 sent as the ALB sends it: the instance's private IP as Host, the stack's health check path, the
 status judged by the stack's matcher. Every server is stopped, whatever happens, and every wait
-is bounded. tests/test_user_data.py reuses ``serve_app`` to start the app with the environment
+is bounded. tests/app/test_user_data.py reuses ``serve_app`` to start the app with the environment
 the boot script gives the container.
 """
 

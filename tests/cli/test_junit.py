@@ -20,7 +20,7 @@ from hastack.results import INVARIANTS_FAILED, CheckResult, DriftItem, FailedTas
 
 CHECK_GATE_TASK = "Check every invariant holds"  # as check's audit names it
 
-XSD = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit-10.xsd")
+XSD = xmlschema.XMLSchema(Path(__file__).parents[1] / "data" / "junit-10.xsd")
 
 BASE = CheckResult(
     command="check",

@@ -24,7 +24,7 @@ from hastack import runner as hastack_runner
 from hastack.locking import LockHeld, StackLock, lock_path
 from hastack.results import json_schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A separate process holds the lock until killed; it prints "held" once it does.
 HOLDER = textwrap.dedent("""\

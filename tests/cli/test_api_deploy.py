@@ -1,5 +1,5 @@
 """End to end through the Python API: deploy the real playbooks to the emulator, read the
-outputs, check the stack, then destroy. (tests/test_cli_stack.py does the same through the CLI,
+outputs, check the stack, then destroy. (tests/cli/test_stack_life.py does the same through the CLI,
 with interruption, locking, drift and secrets.)
 
 Asserts on what the emulator holds, not on what the run printed.

@@ -207,7 +207,7 @@ def matching_group() -> dict[str, Any]:
 
 
 def drift_of(tmp_path: Path, groups: list[dict[str, Any]]) -> dict[str, Any]:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     play = tmp_path / "rules.yml"
     play.write_text(RULES_PLAY.format(root=root))
     # Extra vars: the role's defaults, read as vars_files, would win over play vars.
