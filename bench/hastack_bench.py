@@ -5,8 +5,10 @@ calls counted by service and operation. The same stack built and removed by plai
 (floor.py) runs through the same proxy: hastack's figures are reported as ratios to it.
 The report is docs/BENCHMARKS.md. Run as ``bench/run`` (``bench/run --help``).
 
-Exit code: 0 when every run succeeded and every no-op re-deploy changed nothing, 1 otherwise.
-Whether the goals are met is reported, not an exit code: the numbers depend on the machine.
+Exit code: 0 when every run succeeded, every no-op re-deploy changed nothing and every guard
+holds, 1 otherwise. The guards are ratios to the boto3 floor measured in the same run (2 AZs),
+so a slow machine slows both sides; the goals in seconds depend on the machine and are only
+reported.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ PHASE_TITLES = {
 GOALS = {"cold": 25.0, "noop": 15.0, "check": 8.0, "destroy": 20.0}
 GOAL_AZS = 2
 GOAL_SLOPE = 2.0  # seconds per extra AZ on a cold deploy
+# The performance guard (the collection issue): hastack's median over the floor's, 2 AZs.
+GUARDS = {"cold": 14.0, "noop": 10.0, "destroy": 10.0}
 # Which floor figure each hastack phase is divided by.
 FLOOR_OF = {"cold": "create", "noop": "create", "check": "create", "destroy": "delete"}
 COMMAND = "bench/run"
@@ -310,7 +314,14 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
             "met": None if slope is None else slope <= GOAL_SLOPE,
         }
     )
-    return {"table": table, "slope": slope, "goals": goals}
+    guards = []
+    for phase, limit in GUARDS.items():
+        ratio = two.get(phase, {}).get("ratio")
+        ok = None if ratio is None else ratio <= limit
+        if phase == "noop" and ok is not None:
+            ok = ok and two[phase]["changed"] == 0
+        guards.append({"phase": phase, "limit": limit, "value": ratio, "met": ok})
+    return {"table": table, "slope": slope, "goals": goals, "guards": guards}
 
 
 def _slope(points: list[tuple[int, float]]) -> float:
@@ -434,6 +445,13 @@ def render(result: dict[str, Any]) -> str:
             name += ", zero changes"
         value = _fmt(g["value"], ".1f", unit)
         out.append(f"| {name} | <= {g['limit']:g}{unit} | {value} | {_met(g['met'])} |")
+    if summary.get("guards"):
+        out += ["", "## Guard (2 AZs, hastack's median over the boto3 floor's, same run)", ""]
+        out += ["| phase | limit | measured | |", "|---|---|---|---|"]
+        for g in summary["guards"]:
+            name = PHASE_TITLES[g["phase"]] + (", zero changes" if g["phase"] == "noop" else "")
+            value = _fmt(g["value"], ".1f", "x")
+            out.append(f"| {name} | <= {g['limit']:g}x | {value} | {_met(g['met'])} |")
     for azs, rows in summary["table"].items():
         out += ["", f"## {azs} availability zones", ""]
         out += [
@@ -580,6 +598,13 @@ def main(argv: list[str] | None = None) -> int:
     for g in result["summary"]["goals"]:
         met = _met(g["met"]).strip("*")
         _progress(f"  goal {g['phase']:8} <= {g['limit']:g}: {_fmt(g['value'])} {met}")
+    broken = [g for g in result["summary"]["guards"] if g["met"] is False]
+    for g in result["summary"]["guards"]:
+        met = _met(g["met"]).strip("*")
+        _progress(f"  guard {g['phase']:7} <= {g['limit']:g}x: {_fmt(g['value'])}x {met}")
+    if broken:
+        _progress(f"bench: FAILED: guard broken: {', '.join(g['phase'] for g in broken)}")
+        return 1
     return 0
 
 
