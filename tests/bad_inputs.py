@@ -715,7 +715,7 @@ CASES: list[Case] = [
     Case(
         "check-az-spread-maybe",
         "check_require_az_spread",
-        valid=("True or False",),
+        valid=("true or false",),
         entry="check.yml",
         extra_vars={"check_require_az_spread": "maybe"},
     ),

@@ -79,6 +79,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+refused:
+  description: True when nothing was deleted because a load balancer has deletion protection.
+  returned: when refused
+  type: bool
 load_balancers:
   description: Names of the load balancers deleted (or, in check mode, that would be).
   returned: always
@@ -140,9 +144,11 @@ class Teardown:
         self.target_groups: list[str] = []
         self.security_group_ids: list[str] = []
 
-    def fail(self, msg: str, error: Exception | None = None) -> NoReturn:
-        """Fail with what was already done, so a rerun's operator knows where it stopped."""
+    def fail(self, msg: str, error: Exception | None = None, **outcome: bool) -> NoReturn:
+        """Fail with what was already done, so a rerun's operator knows where it stopped;
+        ``outcome``: what the failure means (``refused=True``)."""
         done = {
+            **outcome,
             "changed": self.changed,
             "load_balancers": self.load_balancers,
             "target_groups": self.target_groups,
@@ -188,7 +194,8 @@ class Teardown:
             self.fail(
                 f"Load balancer {names} has deletion protection on (alb_deletion_protection); "
                 "nothing was deleted. To delete it anyway, run again with "
-                "alb_confirm_delete_protected=true (it turns protection off, then deletes)."
+                "alb_confirm_delete_protected=true (it turns protection off, then deletes).",
+                refused=True,
             )
         for lb in protected:
             self.changed = True

@@ -91,6 +91,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+setting_error:
+  description:
+    - True when a setting is wrong (zones not in the region, one subnet CIDR per zone) and
+      nothing was changed.
+  returned: when such a setting failed
+  type: bool
 network:
   description:
     - The network as the vpc role publishes it (C(vpc_result)). In check mode, IDs of
@@ -264,8 +270,10 @@ class Network:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def fail(self, msg: str) -> None:
-        self.module.fail_json(msg=msg, changes=self.changes)
+    def fail(self, msg: str, setting_error: bool = False) -> None:
+        """Fail; ``setting_error``: a setting is wrong and nothing was changed yet."""
+        extra = {"setting_error": True} if setting_error and not self.changes else {}
+        self.module.fail_json(msg=msg, changes=self.changes, **extra)
 
     def read(self, operation: str, key: str | None = None, **kwargs: Any) -> Any:
         """One Describe call (every page of it), retried on throttling; raises on errors."""
@@ -378,12 +386,14 @@ class Network:
         if missing:
             self.fail(
                 f"vpc_azs: {json.dumps(missing)} not available in {region}; available zones: "
-                f"{', '.join(region_zones)}."
+                f"{', '.join(region_zones)}.",
+                setting_error=True,
             )
         if len(zones) != count:
             self.fail(
                 f"vpc_az_count: {count} zones requested but {region} has {len(region_zones)} "
-                f"available ({', '.join(region_zones)})."
+                f"available ({', '.join(region_zones)}).",
+                setting_error=True,
             )
         return zones
 
@@ -1024,7 +1034,8 @@ def main() -> None:
         if len(params[f"{tier}_subnet_cidrs"]) != count:
             module.fail_json(
                 msg=f"{tier}_subnet_cidrs: {len(params[f'{tier}_subnet_cidrs'])} CIDRs for "
-                f"{count} zones; give one per zone."
+                f"{count} zones; give one per zone.",
+                setting_error=True,
             )
     module.exit_json(**Network(module).run())
 

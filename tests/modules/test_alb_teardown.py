@@ -222,6 +222,7 @@ def test_deletion_protection_refuses_unless_confirmed(aws_env: str, tmp_path: Pa
             run, result = teardown(tmp_path, "albtd-prot", endpoint=proxy)
         assert run.rc != 0
         assert result["failed"] is True
+        assert result["refused"] is True  # the wrapper exits 4 on it
         for part in (
             "albtd-prot-alb",
             "alb_deletion_protection",
