@@ -122,7 +122,12 @@ def test_the_cli_drives_a_stack_from_deploy_to_destroy(aws_env: str) -> None:
         stopped_in = re.search(r"interrupted during `([^`]+)`", err)
         assert stopped_in, err
         # alb, then the NAT wait (hastack.stack.nat : wait), then launch_template
-        assert stopped_in.group(1).split(" : ")[0] in ("alb", "nat", "launch_template"), err
+        role = stopped_in.group(1).split(" : ")[0]
+        assert role in (
+            "hastack.stack.alb",
+            "hastack.stack.nat",
+            "hastack.stack.launch_template",
+        ), err
         shown = "".join(seen) + err[: stopped_in.start()]
         assert stopped_in.group(1) in shown  # a task the progress lines showed
         assert "run `hastack deploy` again to converge it, or `hastack destroy`" in err
