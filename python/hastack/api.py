@@ -7,6 +7,7 @@ checkout): its inventories, its ansible.cfg if any, and the collection's playboo
 
 Every run against a stack holds the stack's lock (``hastack.locking``): deploy and destroy
 alone, check and plan shared with each other. ``outputs()`` reads a file and takes no lock.
+This module decides what runs (inputs, playbooks, the lock); ``hastack.runner`` runs it.
 """
 
 from __future__ import annotations
