@@ -19,6 +19,40 @@ REGION = "us-east-1"
 sys.path.append(str(Path(__file__).resolve().parents[1] / ".collections"))
 
 
+# The longest tests first, so the two xdist workers share them out and the run does not end with
+# one worker alone on a whole-stack test (about 10 minutes of a clean-clone `make test` once).
+# Each deploys one or more whole stacks; then the rest of stack/ and packaging/ (kills, faults,
+# bad inputs), then modules/, cli/ and app/, and unit/ last. Collection order within a rank.
+_FIRST = (
+    "tests/stack/test_asg_converge.py",
+    "tests/stack/test_stack.py",
+    "tests/cli/test_stack_life.py",
+    "tests/stack/test_network.py",
+    "tests/stack/test_check.py",
+    "tests/stack/test_destroy.py",
+    "tests/packaging/test_wheel.py",
+    "tests/stack/test_secrets.py",
+    "tests/cli/test_api_deploy.py",
+    "tests/stack/test_faults.py",
+)
+_THEN = ("tests/stack/", "tests/packaging/", "tests/modules/", "tests/cli/", "tests/app/")
+
+
+def _rank(item: pytest.Item) -> int:
+    path = Path(str(item.path)).resolve().relative_to(Path(__file__).resolve().parents[1])
+    where = path.as_posix()
+    if where in _FIRST:
+        return _FIRST.index(where)
+    for rank, prefix in enumerate(_THEN, start=len(_FIRST)):
+        if where.startswith(prefix):
+            return rank
+    return len(_FIRST) + len(_THEN)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Clear the reliability records once per run (on the controller, not on each xdist
     worker), so docs/RELIABILITY.md never mixes figures of an earlier run in."""

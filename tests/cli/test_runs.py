@@ -30,7 +30,8 @@ INVENTORY = (
 )
 
 # check.yml as the contract has it: an audit publishing hastack_check and failing its last task
-# when a finding failed. Drift is site.yml in check mode, which `hastack check` runs after it.
+# when a finding failed, with invariants_failed in its result (what tells the wrapper the audit
+# ran). Drift is site.yml in check mode, which `hastack check` runs after it.
 CHECK = textwrap.dedent("""\
     - name: Audit the live stack
       hosts: hastack
@@ -44,7 +45,8 @@ CHECK = textwrap.dedent("""\
                 findings: "{{ findings }}"
             per_host: false
         - name: Check every invariant holds
-          ansible.builtin.assert:
+          hastack.stack.require:
+            outcome: invariants_failed
             that: findings | rejectattr('passed') | list | length == 0
             fail_msg: "{{ findings | rejectattr('passed') | map(attribute='id') | join(', ') }}"
 """)
@@ -105,7 +107,8 @@ DESTROY = textwrap.dedent("""\
 
 PROTECTION = textwrap.dedent("""\
     - name: protection | Refuse to delete a load balancer with deletion protection
-      ansible.builtin.assert:
+      hastack.stack.require:
+        outcome: refused
         that: not (protected | default(false)) or alb_confirm_delete_protected | default(false)
         fail_msg: Load balancer x-alb has deletion protection on; nothing was deleted.
 """)
