@@ -16,7 +16,8 @@ description:
     module runs, in one (and, through its action plugin, in none). Changed only when the
     content or mode differs. Supports check mode and diff.
   - "Upstream: nothing is missing (ansible.builtin.file then ansible.builtin.copy do it); this
-    module saves one module start-up, and through its action plugin both."
+    module saves their two module start-ups, which keeps the no-op re-deploy within its goal
+    (docs/DESIGN.md)."
 options:
   path:
     description: The file to write.
