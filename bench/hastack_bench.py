@@ -298,14 +298,8 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
         table[azs] = rows
     colds = [(azs, rows["cold"]["median"]) for azs, rows in table.items() if "cold" in rows]
     slope = _slope(colds) if len(colds) >= 2 else None
-    goals = []
     two = table.get(GOAL_AZS, {})
-    for phase, limit in GOALS.items():
-        value = two.get(phase, {}).get("median")
-        ok = None if value is None else value <= limit
-        if phase == "noop" and ok is not None:
-            ok = ok and two[phase]["changed"] == 0
-        goals.append({"phase": phase, "limit": limit, "value": value, "met": ok})
+    goals = _limits(two, GOALS, "median")
     goals.append(
         {
             "phase": "slope",
@@ -314,14 +308,20 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
             "met": None if slope is None else slope <= GOAL_SLOPE,
         }
     )
-    guards = []
-    for phase, limit in GUARDS.items():
-        ratio = two.get(phase, {}).get("ratio")
-        ok = None if ratio is None else ratio <= limit
-        if phase == "noop" and ok is not None:
-            ok = ok and two[phase]["changed"] == 0
-        guards.append({"phase": phase, "limit": limit, "value": ratio, "met": ok})
+    guards = _limits(two, GUARDS, "ratio")
     return {"table": table, "slope": slope, "goals": goals, "guards": guards}
+
+
+def _limits(rows: dict[str, dict[str, Any]], limits: dict[str, float], key: str) -> list[dict]:
+    """Each phase's ``key`` (median or ratio) against its limit; a no-op must change nothing."""
+    out = []
+    for phase, limit in limits.items():
+        value = rows.get(phase, {}).get(key)
+        ok = None if value is None else value <= limit
+        if phase == "noop" and ok is not None:
+            ok = ok and rows[phase]["changed"] == 0
+        out.append({"phase": phase, "limit": limit, "value": value, "met": ok})
+    return out
 
 
 def _slope(points: list[tuple[int, float]]) -> float:
